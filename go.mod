@@ -3,6 +3,7 @@ module github.com/aitrack/aitrack
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/creack/pty v1.1.24 // indirect
 	github.com/kardianos/service v1.3.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect

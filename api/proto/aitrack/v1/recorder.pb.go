@@ -294,7 +294,9 @@ type Open struct {
 	WrapperPid int64 `protobuf:"varint,12,opt,name=wrapper_pid,json=wrapperPid,proto3" json:"wrapper_pid,omitempty"`
 	ChildPid   int64 `protobuf:"varint,13,opt,name=child_pid,json=childPid,proto3" json:"child_pid,omitempty"`
 	// TERM of the user's terminal.
-	Term          string `protobuf:"bytes,14,opt,name=term,proto3" json:"term,omitempty"`
+	Term string `protobuf:"bytes,14,opt,name=term,proto3" json:"term,omitempty"`
+	// The MLflow experiment to record into; empty means the daemon's default.
+	Experiment    string `protobuf:"bytes,15,opt,name=experiment,proto3" json:"experiment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -423,6 +425,13 @@ func (x *Open) GetChildPid() int64 {
 func (x *Open) GetTerm() string {
 	if x != nil {
 		return x.Term
+	}
+	return ""
+}
+
+func (x *Open) GetExperiment() string {
+	if x != nil {
+		return x.Experiment
 	}
 	return ""
 }
@@ -1314,7 +1323,7 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x04root\x18\x01 \x01(\tR\x04root\x12\x16\n" +
 	"\x06branch\x18\x02 \x01(\tR\x06branch\x12\x16\n" +
 	"\x06commit\x18\x03 \x01(\tR\x06commit\x12\x19\n" +
-	"\brepo_url\x18\x04 \x01(\tR\arepoUrl\"\xbc\x04\n" +
+	"\brepo_url\x18\x04 \x01(\tR\arepoUrl\"\xdc\x04\n" +
 	"\x04Open\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n" +
@@ -1332,7 +1341,10 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\vwrapper_pid\x18\f \x01(\x03R\n" +
 	"wrapperPid\x12\x1b\n" +
 	"\tchild_pid\x18\r \x01(\x03R\bchildPid\x12\x12\n" +
-	"\x04term\x18\x0e \x01(\tR\x04term\x1a9\n" +
+	"\x04term\x18\x0e \x01(\tR\x04term\x12\x1e\n" +
+	"\n" +
+	"experiment\x18\x0f \x01(\tR\n" +
+	"experiment\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +

@@ -1,0 +1,58 @@
+// Package paths decides where aitrack keeps its socket and its state, by the
+// same rules for every binary, so that setting AITRACK_SOCKET and
+// AITRACK_STATE_DIR is enough to run a private daemon.
+//
+// It only computes paths; creating directories with safe permissions is the
+// business of the packages that use them (ipc, ingest, spool).
+package paths
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Getenv reads an environment variable; os.Getenv in production.
+type Getenv func(string) string
+
+// SocketFile is the daemon's socket name inside its directory.
+const SocketFile = "aitrackd.sock"
+
+// Socket returns the daemon's socket path: $AITRACK_SOCKET, else
+// $XDG_RUNTIME_DIR/aitrack/aitrackd.sock, else /tmp/aitrack-<uid>/aitrackd.sock
+// (a per-user directory that ipc creates 0700 and checks before use).
+func Socket(getenv Getenv) string {
+	if p := getenv("AITRACK_SOCKET"); p != "" {
+		return p
+	}
+	if d := getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "aitrack", SocketFile)
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("aitrack-%d", os.Getuid()), SocketFile)
+}
+
+// StateDir returns the daemon's state directory: $AITRACK_STATE_DIR, else
+// $XDG_STATE_HOME/aitrack, else ~/.local/state/aitrack.
+func StateDir(getenv Getenv) (string, error) {
+	if p := getenv("AITRACK_STATE_DIR"); p != "" {
+		return filepath.Abs(p)
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "aitrack"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", errors.New("cannot find the state directory: set AITRACK_STATE_DIR or HOME")
+		}
+	}
+	return filepath.Join(home, ".local", "state", "aitrack"), nil
+}
+
+// SpoolDir is where wrappers leave sessions the daemon has not taken yet.
+func SpoolDir(stateDir string) string { return filepath.Join(stateDir, "spool") }
+
+// SessionsDir is where the daemon stores every session's bytes.
+func SessionsDir(stateDir string) string { return filepath.Join(stateDir, "sessions") }

@@ -1,0 +1,139 @@
+// Package spool is the on-disk hand-over of a session between a wrapper that
+// cannot reach the daemon and the daemon that later takes it.
+//
+// A spool file holds the session's Open followed by its records, as framed
+// protobuf messages with a checksum each, so that a file cut short by a crash
+// is read up to its last whole frame. The wrapper writes it; the daemon reads
+// it and deletes it once every record is stored. It is not a general queue.
+package spool
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	aitrackv1 "github.com/aitrack/aitrack/api/proto/aitrack/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	// Ext ends every spool file's name.
+	Ext   = ".spool"
+	magic = "aitrack-spool-1\n"
+	// MaxFrame bounds one frame, so that a corrupt length cannot make the
+	// reader allocate without limit.
+	MaxFrame = 16 << 20
+)
+
+var (
+	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+	validID    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// ValidID reports whether id is usable as a session id and a file name.
+func ValidID(id string) bool { return validID.MatchString(id) }
+
+// Path is the spool file of a session.
+func Path(dir, sessionID string) string { return filepath.Join(dir, sessionID+Ext) }
+
+// Writer appends frames to a spool file.
+type Writer struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// Create opens the session's spool file for appending, creating it (0600, in
+// a directory the caller made private) with its header when new.
+func Create(dir, sessionID string) (*Writer, error) {
+	if !ValidID(sessionID) {
+		return nil, fmt.Errorf("spool: invalid session id %q", sessionID)
+	}
+	f, err := os.OpenFile(Path(dir, sessionID), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	w := &Writer{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+		w.w.WriteString(magic)
+	}
+	return w, nil
+}
+
+// Write appends one message.
+func (w *Writer) Write(m *aitrackv1.RecordRequest) error {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if len(b) > MaxFrame {
+		return fmt.Errorf("spool: message of %d bytes exceeds the %d-byte frame limit", len(b), MaxFrame)
+	}
+	var hdr [8]byte
+	binary.BigEndian.PutUint32(hdr[:4], uint32(len(b)))
+	binary.BigEndian.PutUint32(hdr[4:], crc32.Checksum(b, castagnoli))
+	w.w.Write(hdr[:])
+	_, err = w.w.Write(b)
+	return err
+}
+
+// Close flushes, syncs and closes the file.
+func (w *Writer) Close() error {
+	err := w.w.Flush()
+	if serr := w.f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ErrNotSpool means the file does not start with the spool header.
+var ErrNotSpool = errors.New("spool: not a spool file")
+
+// Read calls fn for each whole frame of r in order. A torn or corrupt tail
+// ends the reading without an error: it is what a crash leaves, and
+// everything before it is good. It returns the number of frames read.
+func Read(r io.Reader, fn func(*aitrackv1.RecordRequest) error) (int, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head := make([]byte, len(magic))
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != magic {
+		return 0, ErrNotSpool
+	}
+	n := 0
+	var hdr [8]byte
+	buf := make([]byte, 0, 64<<10)
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return n, nil
+		}
+		size := binary.BigEndian.Uint32(hdr[:4])
+		if size > MaxFrame {
+			return n, nil
+		}
+		if cap(buf) < int(size) {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return n, nil
+		}
+		if crc32.Checksum(buf, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+			return n, nil
+		}
+		m := new(aitrackv1.RecordRequest)
+		if err := proto.Unmarshal(buf, m); err != nil {
+			return n, nil
+		}
+		if err := fn(m); err != nil {
+			return n, err
+		}
+		n++
+	}
+}

@@ -1,0 +1,418 @@
+// Package recorder carries one session from the wrapper to the daemon
+// without ever making the terminal wait.
+//
+// The wrapper's copy loop hands each chunk to Output, which only copies it
+// into memory under a short lock. A sender goroutine streams the records to
+// the daemon and forgets each one only when the daemon acknowledges it as
+// durable. When the daemon goes away it reconnects with jittered backoff and
+// resends what was not acknowledged. When the daemon cannot be reached in
+// time, or unacknowledged records outgrow the memory limit, the rest of the
+// session goes to a spool file that the daemon takes later. Nothing is
+// dropped.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	aitrackv1 "github.com/aitrack/aitrack/api/proto/aitrack/v1"
+	"github.com/aitrack/aitrack/internal/ipc"
+	"github.com/aitrack/aitrack/internal/spool"
+	"google.golang.org/grpc"
+)
+
+// Config configures a Recorder.
+type Config struct {
+	Open     *aitrackv1.Open
+	Socket   string
+	SpoolDir string
+	// MemLimit is how many unacknowledged output bytes stay in memory
+	// before the session spills to its spool file (default 32 MiB).
+	MemLimit int
+	// MaxBatch bounds the bytes in one message to the daemon (default 1 MiB).
+	MaxBatch int
+}
+
+// Recorder streams one session. Its methods are safe for concurrent use.
+type Recorder struct {
+	cfg Config
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	pending  []*aitrackv1.Record // unacknowledged, in seq order
+	next     int                 // index in pending of the next record to send
+	memBytes int
+	seq      uint64
+	offset   uint64
+	started  bool
+	ended    bool
+	broken   bool // the current stream failed
+	spill    *spool.Writer
+	spillErr error
+	acked    uint64 // the daemon's committed seq
+	everConn bool
+	lastErr  error
+	// cut cancels the current stream; Output calls it when memory passes
+	// the limit, because a stalled daemon leaves the sender stuck in Send.
+	cut    context.CancelFunc
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// New returns a Recorder for the session cfg.Open describes. Records are
+// queued from now on; nothing is sent before Start.
+func New(cfg Config) *Recorder {
+	if cfg.MemLimit == 0 {
+		cfg.MemLimit = 32 << 20
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 1 << 20
+	}
+	r := &Recorder{cfg: cfg, done: make(chan struct{})}
+	r.cond = sync.NewCond(&r.mu)
+	return r
+}
+
+// Start begins streaming. Fields of the Open may be filled in until then.
+func (r *Recorder) Start(ctx context.Context) {
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.mu.Lock()
+	r.started = true
+	r.mu.Unlock()
+	go r.run(ctx)
+}
+
+// Output records a chunk of terminal output. It copies p and never blocks
+// on the daemon.
+func (r *Recorder) Output(p []byte, at time.Time) {
+	data := make([]byte, len(p))
+	copy(data, p)
+	r.mu.Lock()
+	off := r.offset
+	r.offset += uint64(len(p))
+	r.memBytes += len(p)
+	r.add(at, &aitrackv1.Record_Output{Output: &aitrackv1.Output{Offset: off, Data: data}})
+	if r.memBytes > r.cfg.MemLimit && r.cut != nil {
+		r.cut()
+		r.cut = nil
+	}
+	r.mu.Unlock()
+}
+
+// Resize records a terminal size change.
+func (r *Recorder) Resize(cols, rows uint16, at time.Time) {
+	r.mu.Lock()
+	r.add(at, &aitrackv1.Record_Resize{Resize: &aitrackv1.Resize{Size: &aitrackv1.TermSize{Cols: uint32(cols), Rows: uint32(rows)}}})
+	r.mu.Unlock()
+}
+
+// End records the end of the session; later records are ignored.
+func (r *Recorder) End(end *aitrackv1.End, at time.Time) {
+	r.mu.Lock()
+	r.add(at, &aitrackv1.Record_End{End: end})
+	r.ended = true
+	r.mu.Unlock()
+}
+
+// add appends a record; r.mu is held.
+func (r *Recorder) add(at time.Time, kind any) {
+	if r.ended {
+		return
+	}
+	r.seq++
+	rec := &aitrackv1.Record{Seq: r.seq, TimeUnixNano: at.UnixNano()}
+	switch k := kind.(type) {
+	case *aitrackv1.Record_Output:
+		rec.Kind = k
+	case *aitrackv1.Record_Resize:
+		rec.Kind = k
+	case *aitrackv1.Record_End:
+		rec.Kind = k
+	}
+	r.pending = append(r.pending, rec)
+	r.cond.Broadcast()
+}
+
+// Outcome says where a finished session went.
+type Outcome struct {
+	// Delivered is true when the daemon acknowledged the whole session.
+	Delivered bool
+	// SpoolPath is set when (part of) the session was left in a spool file.
+	SpoolPath string
+	// Connected is true when the daemon was reached at least once.
+	Connected bool
+	// Err is the last error seen talking to the daemon, if any.
+	Err error
+}
+
+// Close waits up to wait for the daemon to acknowledge the whole session
+// (End must have been recorded), then spools whatever is left. When the
+// daemon was never reached it waits only for one more try, so that a
+// missing daemon does not delay the user's shell.
+func (r *Recorder) Close(wait time.Duration) Outcome {
+	if !r.started {
+		r.Start(context.Background())
+	}
+	r.mu.Lock()
+	if !r.everConn {
+		wait = min(wait, 300*time.Millisecond)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.done:
+	case <-time.After(wait):
+	}
+	r.cancel()
+	r.mu.Lock()
+	r.cond.Broadcast()
+	r.mu.Unlock()
+	<-r.done // the sender stops promptly once cancelled
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := Outcome{Connected: r.everConn, Err: r.lastErr}
+	if r.spill == nil && len(r.pending) == 0 && r.ended {
+		out.Delivered = true
+		return out
+	}
+	r.spillLocked()
+	if r.spill != nil {
+		if err := r.spill.Close(); err != nil && r.spillErr == nil {
+			r.spillErr = err
+		}
+		r.spill = nil
+	}
+	out.SpoolPath = spool.Path(r.cfg.SpoolDir, r.cfg.Open.GetSessionId())
+	if r.spillErr != nil {
+		out.Err = fmt.Errorf("spool %s: %w", out.SpoolPath, r.spillErr)
+		out.SpoolPath = ""
+	}
+	return out
+}
+
+// spillLocked moves every pending record to the spool file, opening it
+// (with the Open first) when needed. r.mu is held.
+func (r *Recorder) spillLocked() {
+	if r.spillErr != nil {
+		return
+	}
+	if r.spill == nil {
+		if err := ipc.PrivateDir(r.cfg.SpoolDir); err != nil {
+			r.spillErr = err
+			return
+		}
+		w, err := spool.Create(r.cfg.SpoolDir, r.cfg.Open.GetSessionId())
+		if err != nil {
+			r.spillErr = err
+			return
+		}
+		r.spill = w
+		if err := w.Write(&aitrackv1.RecordRequest{Msg: &aitrackv1.RecordRequest_Open{Open: r.cfg.Open}}); err != nil {
+			r.spillErr = err
+			return
+		}
+	}
+	for len(r.pending) > 0 {
+		n, _ := r.batchEnd(0)
+		msg := &aitrackv1.RecordRequest{Msg: &aitrackv1.RecordRequest_Batch{Batch: &aitrackv1.Batch{Records: r.pending[:n]}}}
+		if err := r.spill.Write(msg); err != nil {
+			r.spillErr = err
+			return
+		}
+		r.pending = r.pending[n:]
+	}
+	r.pending, r.next, r.memBytes = nil, 0, 0
+}
+
+// batchEnd returns how many pending records from index from fit one batch.
+func (r *Recorder) batchEnd(from int) (n, size int) {
+	for i := from; i < len(r.pending); i++ {
+		s := len(r.pending[i].GetOutput().GetData()) + 32
+		if n > 0 && size+s > r.cfg.MaxBatch {
+			break
+		}
+		n++
+		size += s
+	}
+	return n, size
+}
+
+func (r *Recorder) run(ctx context.Context) {
+	defer close(r.done)
+	var conn *grpc.ClientConn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	backoff := 50 * time.Millisecond
+	for {
+		if r.spilling(ctx) {
+			return
+		}
+		if conn == nil {
+			var err error
+			if conn, err = ipc.Dial(r.cfg.Socket); err != nil {
+				r.setErr(err)
+				return
+			}
+		}
+		err := r.stream(ctx, aitrackv1.NewRecorderClient(conn))
+		if err == nil {
+			return // the whole session is acknowledged
+		}
+		r.setErr(err)
+		if ctx.Err() != nil {
+			return
+		}
+		// Jittered exponential backoff, capped: a daemon restart should be
+		// noticed within a couple of seconds.
+		d := backoff/2 + rand.N(backoff)
+		backoff = min(backoff*2, 2*time.Second)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+	}
+}
+
+// spilling moves new records to the spool once the session has spilled, or
+// spills when memory is over the limit. It reports true when the session is
+// complete in the spool.
+func (r *Recorder) spilling(ctx context.Context) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.spill == nil && r.memBytes <= r.cfg.MemLimit {
+		return false
+	}
+	for {
+		r.spillLocked()
+		if r.spillErr != nil || (r.ended && len(r.pending) == 0) || ctx.Err() != nil {
+			return true
+		}
+		r.cond.Wait()
+	}
+}
+
+func (r *Recorder) setErr(err error) {
+	r.mu.Lock()
+	r.lastErr = err
+	r.mu.Unlock()
+}
+
+var errSpilled = errors.New("session spilled to the spool")
+
+// stream runs one connection: Open, resend what is unacknowledged, then
+// follow new records until the End is acknowledged (nil) or the stream
+// fails.
+func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := client.Record(ctx)
+	if err != nil {
+		return err
+	}
+	if err := st.Send(&aitrackv1.RecordRequest{Msg: &aitrackv1.RecordRequest_Open{Open: r.cfg.Open}}); err != nil {
+		return err
+	}
+	resp, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	opened := resp.GetOpened()
+	if opened == nil {
+		return errors.New("daemon did not answer the Open")
+	}
+	r.mu.Lock()
+	r.everConn = true
+	r.broken = false
+	r.next = 0
+	r.cut = cancel
+	r.ackLocked(opened.GetCommittedSeq())
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.cut = nil
+		r.mu.Unlock()
+	}()
+
+	// Context cancellation (Close's deadline) must wake the sender.
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.broken = true
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	})
+	defer stop()
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			resp, err := st.Recv()
+			if err != nil {
+				r.mu.Lock()
+				r.broken = true
+				r.cond.Broadcast()
+				r.mu.Unlock()
+				recvErr <- err
+				return
+			}
+			if ack := resp.GetAck(); ack != nil {
+				r.mu.Lock()
+				r.ackLocked(ack.GetCommittedSeq())
+				r.mu.Unlock()
+			}
+		}
+	}()
+
+	for {
+		r.mu.Lock()
+		for !r.broken && r.next == len(r.pending) && !(r.ended && len(r.pending) == 0) && r.memBytes <= r.cfg.MemLimit {
+			r.cond.Wait()
+		}
+		switch {
+		case r.memBytes > r.cfg.MemLimit:
+			r.mu.Unlock()
+			return errSpilled
+		case r.broken:
+			r.mu.Unlock()
+			cancel()
+			if err := <-recvErr; err != io.EOF {
+				return err
+			}
+			return errors.New("daemon closed the stream")
+		case r.ended && len(r.pending) == 0:
+			r.mu.Unlock()
+			st.CloseSend()
+			return nil
+		}
+		n, _ := r.batchEnd(r.next)
+		batch := &aitrackv1.Batch{Records: append([]*aitrackv1.Record(nil), r.pending[r.next:r.next+n]...)}
+		r.next += n
+		r.mu.Unlock()
+		if err := st.Send(&aitrackv1.RecordRequest{Msg: &aitrackv1.RecordRequest_Batch{Batch: batch}}); err != nil {
+			r.mu.Lock()
+			r.broken = true
+			r.mu.Unlock()
+		}
+	}
+}
+
+// ackLocked forgets the records the daemon holds durably. r.mu is held.
+func (r *Recorder) ackLocked(seq uint64) {
+	if seq > r.acked {
+		r.acked = seq
+	}
+	n := 0
+	for n < len(r.pending) && r.pending[n].GetSeq() <= seq {
+		r.memBytes -= len(r.pending[n].GetOutput().GetData())
+		n++
+	}
+	r.pending = r.pending[n:]
+	r.next = max(r.next-n, 0)
+	r.cond.Broadcast()
+}

@@ -1,0 +1,225 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	aitrackv1 "github.com/aitrack/aitrack/api/proto/aitrack/v1"
+	"github.com/aitrack/aitrack/internal/ingest"
+	"github.com/aitrack/aitrack/internal/ipc"
+	"github.com/aitrack/aitrack/internal/spool"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// nopObserver ignores what is stored.
+type nopObserver struct{}
+
+func (nopObserver) Attached(*ingest.Session)                    {}
+func (nopObserver) Stored(*ingest.Session, []*aitrackv1.Record) {}
+func (nopObserver) Detached(*ingest.Session, error)             {}
+
+type ingestServer struct {
+	aitrackv1.UnimplementedRecorderServer
+	in *ingest.Ingester
+}
+
+func (s ingestServer) Record(st aitrackv1.Recorder_RecordServer) error { return s.in.Serve(st) }
+
+// daemon is a real gRPC server with the real ingester behind it.
+type daemon struct {
+	srv   *grpc.Server
+	store *ingest.Store
+}
+
+func startDaemon(t *testing.T, socket, storeDir string, svc func(*ingest.Ingester) aitrackv1.RecorderServer) *daemon {
+	t.Helper()
+	store, err := ingest.NewStore(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := ipc.Listen(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	aitrackv1.RegisterRecorderServer(srv, svc(ingest.New(store, nopObserver{}, zap.NewNop())))
+	go srv.Serve(lis)
+	d := &daemon{srv: srv, store: store}
+	t.Cleanup(srv.Stop)
+	return d
+}
+
+func real(in *ingest.Ingester) aitrackv1.RecorderServer { return ingestServer{in: in} }
+
+type world struct {
+	dir, socket, spoolDir, storeDir string
+}
+
+func newWorld(t *testing.T) world {
+	dir, err := os.MkdirTemp("", "rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return world{dir: dir, socket: filepath.Join(dir, "d.sock"), spoolDir: filepath.Join(dir, "spool"), storeDir: filepath.Join(dir, "sessions")}
+}
+
+func (w world) recorder(id string, memLimit int) *Recorder {
+	return New(Config{
+		Open:     &aitrackv1.Open{SessionId: id, Argv: []string{"test"}},
+		Socket:   w.socket,
+		SpoolDir: w.spoolDir,
+		MemLimit: memLimit,
+	})
+}
+
+// stored returns the session's output as the daemon stored it.
+func stored(t *testing.T, store *ingest.Store, id string) (string, bool) {
+	t.Helper()
+	ss, err := store.Load(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	var b bytes.Buffer
+	ss.Replay(func(_ ingest.Rec, data []byte) error { b.Write(data); return nil })
+	return b.String(), ss.Ended()
+}
+
+// ingestSpool hands a spool file to a fresh ingester, as the daemon does.
+func ingestSpool(t *testing.T, store *ingest.Store, path string) {
+	t.Helper()
+	in := ingest.New(store, nopObserver{}, zap.NewNop())
+	if _, err := in.IngestSpool(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func chunks(n int) (all string, parts []string) {
+	var b bytes.Buffer
+	for i := range n {
+		p := fmt.Sprintf("line %05d %s\r\n", i, bytes.Repeat([]byte{'x'}, i%97))
+		parts = append(parts, p)
+		b.WriteString(p)
+	}
+	return b.String(), parts
+}
+
+func TestDelivered(t *testing.T) {
+	w := newWorld(t)
+	d := startDaemon(t, w.socket, w.storeDir, real)
+	r := w.recorder("s1", 0)
+	r.Start(context.Background())
+	want, parts := chunks(2000)
+	for _, p := range parts {
+		r.Output([]byte(p), time.Now())
+	}
+	r.Resize(120, 40, time.Now())
+	r.End(&aitrackv1.End{ExitCode: 0}, time.Now())
+	out := r.Close(10 * time.Second)
+	if !out.Delivered || out.SpoolPath != "" {
+		t.Fatalf("outcome %+v, want delivered", out)
+	}
+	got, ended := stored(t, d.store, "s1")
+	if got != want || !ended {
+		t.Fatalf("stored %d bytes (ended %v), want %d", len(got), ended, len(want))
+	}
+}
+
+func TestDaemonAbsentSpools(t *testing.T) {
+	w := newWorld(t)
+	r := w.recorder("s2", 0)
+	r.Start(context.Background())
+	want, parts := chunks(300)
+	for _, p := range parts {
+		r.Output([]byte(p), time.Now())
+	}
+	r.End(&aitrackv1.End{ExitCode: 4}, time.Now())
+	out := r.Close(10 * time.Second)
+	if out.Delivered || out.Connected || out.SpoolPath != spool.Path(w.spoolDir, "s2") {
+		t.Fatalf("outcome %+v", out)
+	}
+	store, _ := ingest.NewStore(w.storeDir)
+	ingestSpool(t, store, out.SpoolPath)
+	if got, ended := stored(t, store, "s2"); got != want || !ended {
+		t.Fatalf("from the spool: %d bytes (ended %v), want %d", len(got), ended, len(want))
+	}
+	if _, err := os.Stat(out.SpoolPath); !os.IsNotExist(err) {
+		t.Errorf("spool file of an ended session still there: %v", err)
+	}
+}
+
+// A daemon that dies mid-session and comes back gets every byte once: the
+// recorder resends exactly what was not acknowledged.
+func TestDaemonRestartResumes(t *testing.T) {
+	w := newWorld(t)
+	d := startDaemon(t, w.socket, w.storeDir, real)
+	r := w.recorder("s3", 0)
+	r.Start(context.Background())
+	want, parts := chunks(3000)
+	for i, p := range parts {
+		r.Output([]byte(p), time.Now())
+		if i == 1000 {
+			d.srv.Stop() // like SIGKILL: streams cut, nothing graceful
+		}
+		if i == 2000 {
+			d = startDaemon(t, w.socket, w.storeDir, real)
+		}
+	}
+	r.End(&aitrackv1.End{ExitCode: 0}, time.Now())
+	out := r.Close(15 * time.Second)
+	if !out.Delivered {
+		t.Fatalf("outcome %+v, want delivered after the restart", out)
+	}
+	if got, ended := stored(t, d.store, "s3"); got != want || !ended {
+		t.Fatalf("stored %d bytes (ended %v), want %d", len(got), ended, len(want))
+	}
+}
+
+// stalled accepts the stream and then never reads it, like a daemon under
+// SIGSTOP.
+type stalled struct {
+	aitrackv1.UnimplementedRecorderServer
+	release chan struct{}
+}
+
+func (s stalled) Record(st aitrackv1.Recorder_RecordServer) error {
+	st.Recv()
+	st.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Opened{Opened: &aitrackv1.Opened{}}})
+	<-s.release
+	return nil
+}
+
+// Output never blocks, and a stalled daemon makes the session spill rather
+// than grow memory without bound.
+func TestStalledDaemonSpills(t *testing.T) {
+	w := newWorld(t)
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	startDaemon(t, w.socket, w.storeDir, func(*ingest.Ingester) aitrackv1.RecorderServer { return stalled{release: release} })
+	r := w.recorder("s4", 1<<20)
+	r.Start(context.Background())
+	want, parts := chunks(20000) // about 1.2 MB, past the limit
+	for _, p := range parts {
+		r.Output([]byte(p), time.Now())
+	}
+	r.End(&aitrackv1.End{ExitCode: 0}, time.Now())
+	out := r.Close(2 * time.Second)
+	once.Do(func() { close(release) })
+	if out.Delivered || out.SpoolPath == "" || !out.Connected {
+		t.Fatalf("outcome %+v, want spooled after connecting", out)
+	}
+	store, _ := ingest.NewStore(filepath.Join(w.dir, "other"))
+	ingestSpool(t, store, out.SpoolPath)
+	if got, ended := stored(t, store, "s4"); got != want || !ended {
+		t.Fatalf("from the spool: %d bytes (ended %v), want %d", len(got), ended, len(want))
+	}
+}

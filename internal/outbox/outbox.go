@@ -1,0 +1,422 @@
+// Package outbox delivers sessions to MLflow and keeps at it until MLflow
+// has all of each one: the run, its params and tags, live and final
+// metrics, its artifacts and its final status.
+//
+// The outbox holds no copy of the data: a session's durable files (see
+// ingest) are the record of what is owed, and a small delivery file beside
+// them records what MLflow already confirmed. A restart re-reads both and
+// carries on, so nothing is lost and nothing is sent as a second run: a run
+// is found by its aitrack.session_id tag before one is created, params are
+// write-once, and metric points are exact re-sends.
+//
+// It knows nothing of terminals or parsing: a Source describes each session.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aitrack/aitrack/internal/mlflowclient"
+	"go.uber.org/zap"
+)
+
+// Artifact is a file to upload as a run artifact.
+type Artifact struct {
+	Name string // path inside the run's artifacts
+	Path string // file on disk
+}
+
+// Snapshot is what a session looks like now.
+type Snapshot struct {
+	ID         string
+	Dir        string // the session's directory; the delivery file lives there
+	Experiment string
+	RunName    string
+	Start      time.Time
+	Tags       map[string]string
+	Params     map[string]string
+	// Metrics are the latest values; they are logged live while the
+	// session runs and once more at its end.
+	Metrics map[string]float64
+	// Last is the capture time of the session's newest record. Live
+	// points are stamped with it, not with the wall clock, so that a
+	// session delivered late (from a spool, after an outage) never has a
+	// live point later than its final one.
+	Last   time.Time
+	Ended  bool
+	End    time.Time
+	Status mlflowclient.RunStatus
+	// Artifacts are uploaded once the session has ended.
+	Artifacts []Artifact
+}
+
+// Source gives the current snapshot of a session.
+type Source interface {
+	Snapshot(id string) (Snapshot, bool)
+}
+
+// Config configures an Outbox.
+type Config struct {
+	Client *mlflowclient.Client
+	Source Source
+	Log    *zap.Logger
+	// LiveInterval is the least time between two live metric writes for
+	// one session (default 2s): a busy session costs at most one request
+	// per interval, however fast it prints.
+	LiveInterval time.Duration
+	// MaxBackoff caps the wait between retries (default 30s).
+	MaxBackoff time.Duration
+	// OnDone, if set, is called when a session is fully delivered.
+	OnDone func(id string)
+}
+
+// Outbox delivers tracked sessions.
+type Outbox struct {
+	cfg Config
+
+	mu       sync.Mutex
+	sessions map[string]*delivery
+	expIDs   map[string]string
+	lastErr  error
+	lastOK   time.Time
+	wg       sync.WaitGroup
+}
+
+// State is what MLflow has confirmed for a session; it is kept in the
+// session's directory.
+type State struct {
+	ExperimentID string   `json:"experiment_id,omitempty"`
+	RunID        string   `json:"run_id,omitempty"`
+	ArtifactURI  string   `json:"artifact_uri,omitempty"`
+	ParamsLogged bool     `json:"params_logged,omitempty"`
+	Uploaded     []string `json:"uploaded,omitempty"`
+	Done         bool     `json:"done,omitempty"`
+}
+
+// StateFile is the delivery file's name in a session's directory.
+const StateFile = "delivery.json"
+
+// ReadState reads a session's delivery state; a missing file is a zero State.
+func ReadState(dir string) (State, error) {
+	var st State
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+func writeState(dir string, st State) error {
+	b, _ := json.Marshal(st)
+	tmp := filepath.Join(dir, StateFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, StateFile))
+}
+
+type delivery struct {
+	id    string
+	nudge chan struct{}
+	runID string
+}
+
+// New returns an Outbox; Track starts delivering sessions.
+func New(cfg Config) *Outbox {
+	if cfg.LiveInterval == 0 {
+		cfg.LiveInterval = 2 * time.Second
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	return &Outbox{cfg: cfg, sessions: make(map[string]*delivery), expIDs: make(map[string]string)}
+}
+
+// Track starts delivering a session, or nudges its delivery when it is
+// already tracked (new data, an end). Delivery stops when ctx ends.
+func (o *Outbox) Track(ctx context.Context, id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d, ok := o.sessions[id]; ok {
+		select {
+		case d.nudge <- struct{}{}:
+		default:
+		}
+		return
+	}
+	d := &delivery{id: id, nudge: make(chan struct{}, 1)}
+	o.sessions[id] = d
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		o.deliver(ctx, d)
+	}()
+}
+
+// Wait waits for every delivery goroutine to stop (after ctx ends).
+func (o *Outbox) Wait() { o.wg.Wait() }
+
+// Pending is the number of sessions not yet fully delivered.
+func (o *Outbox) Pending() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.sessions)
+}
+
+// RunID is a tracked session's run id, once known.
+func (o *Outbox) RunID(id string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d := o.sessions[id]; d != nil {
+		return d.runID
+	}
+	return ""
+}
+
+// LastError is the last delivery error and the time of the last success.
+func (o *Outbox) LastError() (error, time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.lastErr, o.lastOK
+}
+
+func (o *Outbox) deliver(ctx context.Context, d *delivery) {
+	defer func() {
+		o.mu.Lock()
+		delete(o.sessions, d.id)
+		o.mu.Unlock()
+	}()
+	log := o.cfg.Log.With(zap.String("session", d.id))
+	var (
+		live     map[string]float64 // metrics last logged live
+		lastLive time.Time
+		backoff  = 500 * time.Millisecond
+		failing  bool
+	)
+	for {
+		snap, ok := o.cfg.Source.Snapshot(d.id)
+		if !ok {
+			return
+		}
+		st, err := ReadState(snap.Dir)
+		if err == nil && st.Done {
+			if o.cfg.OnDone != nil {
+				o.cfg.OnDone(d.id)
+			}
+			return
+		}
+		if err == nil {
+			err = o.step(ctx, snap, &st, d, &live, &lastLive)
+		}
+		var wait time.Duration
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			o.mu.Lock()
+			o.lastErr = err
+			o.mu.Unlock()
+			if !failing {
+				log.Warn("cannot deliver to MLflow yet; will retry", zap.Error(err))
+				failing = true
+			}
+			wait = backoff/2 + rand.N(backoff)
+			if ra, ok := mlflowclient.RetryAfter(err); ok && ra > wait {
+				wait = ra
+			}
+			backoff = min(backoff*2, o.cfg.MaxBackoff)
+			if !mlflowclient.IsRetryable(err) {
+				backoff = o.cfg.MaxBackoff
+			}
+		} else {
+			o.mu.Lock()
+			o.lastErr, o.lastOK = nil, time.Now()
+			o.mu.Unlock()
+			if failing {
+				log.Info("delivering to MLflow again")
+				failing = false
+			}
+			backoff = 500 * time.Millisecond
+			if st.Done {
+				log.Info("session delivered", zap.String("run_id", st.RunID))
+				if o.cfg.OnDone != nil {
+					o.cfg.OnDone(d.id)
+				}
+				return
+			}
+			wait = o.cfg.LiveInterval
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.nudge:
+			// An end is worth delivering at once; more live data waits
+			// for the interval.
+			if s, _ := o.cfg.Source.Snapshot(d.id); !s.Ended && err == nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(lastLive.Add(o.cfg.LiveInterval))):
+				}
+			}
+		case <-time.After(wait):
+		}
+	}
+}
+
+// step does the next piece of delivery work and saves what MLflow confirmed.
+func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery, live *map[string]float64, lastLive *time.Time) error {
+	c := o.cfg.Client
+	if st.RunID == "" {
+		expID, err := o.experiment(ctx, snap.Experiment)
+		if err != nil {
+			return err
+		}
+		run, err := c.FindRunByTag(ctx, expID, TagSessionID, snap.ID)
+		if err != nil {
+			return fmt.Errorf("look up the session's run: %w", err)
+		}
+		var info mlflowclient.RunInfo
+		if run != nil {
+			info = run.Info
+		} else {
+			tags := maps.Clone(snap.Tags)
+			tags[TagSessionID] = snap.ID
+			if info, err = c.CreateRun(ctx, mlflowclient.CreateRun{ExperimentID: expID, RunName: snap.RunName, StartTime: snap.Start, Tags: tags}); err != nil {
+				return fmt.Errorf("create run: %w", err)
+			}
+		}
+		st.ExperimentID, st.RunID, st.ArtifactURI = expID, info.RunID, info.ArtifactURI
+		if err := writeState(snap.Dir, *st); err != nil {
+			return fmt.Errorf("save delivery state: %w", err)
+		}
+		o.mu.Lock()
+		d.runID = st.RunID
+		o.mu.Unlock()
+	} else if d.runID == "" {
+		o.mu.Lock()
+		d.runID = st.RunID
+		o.mu.Unlock()
+	}
+	if !st.ParamsLogged {
+		b := mlflowclient.Batch{}
+		for k, v := range snap.Params {
+			b.Params = append(b.Params, mlflowclient.Param{Key: k, Value: v})
+		}
+		for k, v := range snap.Tags {
+			b.Tags = append(b.Tags, mlflowclient.Tag{Key: k, Value: v})
+		}
+		if err := c.LogBatch(ctx, st.RunID, b); err != nil {
+			return fmt.Errorf("log params: %w", err)
+		}
+		st.ParamsLogged = true
+		if err := writeState(snap.Dir, *st); err != nil {
+			return fmt.Errorf("save delivery state: %w", err)
+		}
+	}
+	if !snap.Ended {
+		if maps.Equal(*live, snap.Metrics) {
+			return nil
+		}
+		if err := c.LogBatch(ctx, st.RunID, metricBatch(snap.Metrics, snap.Last, snap.Start)); err != nil {
+			return fmt.Errorf("log live metrics: %w", err)
+		}
+		*live, *lastLive = maps.Clone(snap.Metrics), time.Now()
+		return nil
+	}
+	// The final points carry the end time, so a re-send after a crash is
+	// an exact duplicate that MLflow's SQL store ignores.
+	if err := c.LogBatch(ctx, st.RunID, metricBatch(snap.Metrics, snap.End, snap.Start)); err != nil {
+		return fmt.Errorf("log final metrics: %w", err)
+	}
+	for _, a := range snap.Artifacts {
+		if slices.Contains(st.Uploaded, a.Name) {
+			continue
+		}
+		if err := upload(ctx, c, st.ArtifactURI, a); err != nil {
+			return err
+		}
+		st.Uploaded = append(st.Uploaded, a.Name)
+		if err := writeState(snap.Dir, *st); err != nil {
+			return fmt.Errorf("save delivery state: %w", err)
+		}
+	}
+	if err := c.UpdateRun(ctx, st.RunID, snap.Status, snap.End); err != nil {
+		return fmt.Errorf("finish run: %w", err)
+	}
+	st.Done = true
+	return writeState(snap.Dir, *st)
+}
+
+// TagSessionID tags every run with its session, which makes run creation
+// idempotent.
+const TagSessionID = "aitrack.session_id"
+
+func (o *Outbox) experiment(ctx context.Context, name string) (string, error) {
+	o.mu.Lock()
+	id, ok := o.expIDs[name]
+	o.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id, err := o.cfg.Client.GetOrCreateExperiment(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("experiment %q: %w", name, err)
+	}
+	o.mu.Lock()
+	o.expIDs[name] = id
+	o.mu.Unlock()
+	return id, nil
+}
+
+// metricBatch stamps every metric with the time and its step: whole seconds
+// since the start, so that the final point is always the latest.
+func metricBatch(m map[string]float64, at, start time.Time) mlflowclient.Batch {
+	step := int64(max(at.Sub(start), 0) / time.Second)
+	b := mlflowclient.Batch{}
+	for k, v := range m {
+		b.Metrics = append(b.Metrics, mlflowclient.Metric{Key: k, Value: v, Timestamp: at, Step: step})
+	}
+	return b
+}
+
+func upload(ctx context.Context, c *mlflowclient.Client, artifactURI string, a Artifact) error {
+	f, err := os.Open(a.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("artifact %s: %w", a.Name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("artifact %s: %w", a.Name, err)
+	}
+	if err := c.UploadArtifact(ctx, artifactURI, a.Name, f, fi.Size()); err != nil {
+		return fmt.Errorf("upload %s: %w", a.Name, err)
+	}
+	return nil
+}

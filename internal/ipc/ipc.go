@@ -1,10 +1,13 @@
-// Package ipc opens the daemon's Unix socket and dials it.
+// Package ipc opens the daemon's Unix socket and dials it, for the daemon's
+// user alone.
 //
-// The socket's directory is the real guard: it is created 0700, must be owned
-// by the user and must not be a symlink; the socket itself is 0600. A socket
-// file left behind by a crashed daemon is replaced only after a dial proves
-// that nothing answers on it. Peer-credential checks live in the gRPC
-// transport (see the security issue); this package only does the files.
+// The socket's directory is the first guard: it is created 0700, must be
+// owned by the user and must not be a symlink; the socket itself is 0600. The
+// second is the kernel's word on who is at the other end (SO_PEERCRED,
+// LOCAL_PEERCRED), read in the gRPC transport handshake: the daemon refuses
+// every call from another uid, and a client refuses a daemon run by another
+// uid. A socket file left behind by a crashed daemon is replaced only after a
+// dial proves that nothing answers on it.
 package ipc
 
 import (
@@ -18,7 +21,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // MaxMessage bounds one gRPC message in either direction; wrappers keep their
@@ -88,7 +90,7 @@ func PrivateDir(dir string) error {
 // answers.
 func Dial(path string) (*grpc.ClientConn, error) {
 	return grpc.NewClient("unix://"+path,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(peerCreds{}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage)),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			var d net.Dialer

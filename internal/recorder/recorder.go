@@ -150,22 +150,35 @@ type Outcome struct {
 	Err error
 }
 
-// Close waits up to wait for the daemon to acknowledge the whole session
-// (End must have been recorded), then spools whatever is left. When the
-// daemon was never reached it waits only for one more try, so that a
-// missing daemon does not delay the user's shell.
+// Close waits for the daemon to acknowledge the whole session (End must
+// have been recorded), then spools whatever is left. It waits at most wait,
+// and gives up sooner when acknowledgements stop coming (a stalled daemon)
+// or the daemon was never reached: the user's shell must not wait on us.
 func (r *Recorder) Close(wait time.Duration) Outcome {
 	if !r.started {
 		r.Start(context.Background())
 	}
-	r.mu.Lock()
-	if !r.everConn {
-		wait = min(wait, 300*time.Millisecond)
-	}
-	r.mu.Unlock()
-	select {
-	case <-r.done:
-	case <-time.After(wait):
+	const stall = 500 * time.Millisecond
+	deadline := time.After(wait)
+	tick := time.NewTicker(stall)
+	defer tick.Stop()
+	last := ^uint64(0)
+wait:
+	for {
+		select {
+		case <-r.done:
+			break wait
+		case <-deadline:
+			break wait
+		case <-tick.C:
+			r.mu.Lock()
+			acked, conn := r.acked, r.everConn
+			r.mu.Unlock()
+			if !conn || acked == last {
+				break wait
+			}
+			last = acked
+		}
 	}
 	r.cancel()
 	r.mu.Lock()

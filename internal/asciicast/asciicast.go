@@ -99,6 +99,11 @@ func (cw *Writer) Resize(at time.Time, cols, rows int) {
 	cw.event(at, "r", fmt.Sprintf("%dx%d", cols, rows))
 }
 
+// Input records captured input (asciicast "i" events).
+func (cw *Writer) Input(at time.Time, p []byte) {
+	cw.event(at, "i", strings.ToValidUTF8(string(p), "\uFFFD"))
+}
+
 // Marker records a marker, e.g. the exit status.
 func (cw *Writer) Marker(at time.Time, label string) { cw.event(at, "m", label) }
 

@@ -29,7 +29,7 @@ const (
 type Rec struct {
 	Seq    uint64 `json:"seq"`
 	Time   int64  `json:"t"`
-	Kind   string `json:"k"` // "o" output, "r" resize, "e" end
+	Kind   string `json:"k"` // "o" output, "r" resize, "i" input, "e" end
 	Offset uint64 `json:"off,omitempty"`
 	Len    int    `json:"n,omitempty"`
 	Cols   uint32 `json:"cols,omitempty"`
@@ -37,6 +37,10 @@ type Rec struct {
 	Exit   int32  `json:"exit,omitempty"`
 	Signal int32  `json:"sig,omitempty"`
 	Error  string `json:"err,omitempty"`
+	Keys   uint32 `json:"keys,omitempty"`
+	Reply  bool   `json:"reply,omitempty"`
+	// Data is captured input, present only with --capture-input.
+	Data []byte `json:"data,omitempty"`
 }
 
 // At is the record's capture time.
@@ -273,6 +277,8 @@ func (ss *Session) accept(recs []*aitrackv1.Record, stored *[]*aitrackv1.Record,
 			ss.offset += uint64(rec.Len)
 		case *aitrackv1.Record_Resize:
 			rec.Kind, rec.Cols, rec.Rows = "r", k.Resize.GetSize().GetCols(), k.Resize.GetSize().GetRows()
+		case *aitrackv1.Record_Input:
+			rec.Kind, rec.Keys, rec.Reply, rec.Data = "i", k.Input.GetKeys(), k.Input.GetReply(), k.Input.GetData()
 		case *aitrackv1.Record_End:
 			rec.Kind, rec.Exit, rec.Signal, rec.Error = "e", k.End.GetExitCode(), k.End.GetSignal(), k.End.GetError()
 			ss.ended = true

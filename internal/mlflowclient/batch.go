@@ -150,7 +150,7 @@ func prepareParams(params []Param) ([]wireKeyValue, error) {
 	seen := make(map[string]bool, len(params))
 	out := make([]wireKeyValue, 0, len(params))
 	for _, p := range params {
-		if err := validateKey("param", p.Key); err != nil {
+		if err := ValidateKey("param", p.Key); err != nil {
 			return nil, err
 		}
 		if seen[p.Key] {
@@ -166,7 +166,7 @@ func prepareParams(params []Param) ([]wireKeyValue, error) {
 func prepareTags(tags []Tag) ([]wireKeyValue, error) {
 	out := make([]wireKeyValue, 0, len(tags))
 	for _, t := range tags {
-		if err := validateKey("tag", t.Key); err != nil {
+		if err := ValidateKey("tag", t.Key); err != nil {
 			return nil, err
 		}
 		out = append(out, wireKeyValue{Key: t.Key, Value: truncateValue(t.Value, maxTagValueLength)})
@@ -177,7 +177,7 @@ func prepareTags(tags []Tag) ([]wireKeyValue, error) {
 func prepareMetrics(metrics []Metric) ([]wireMetric, error) {
 	out := make([]wireMetric, 0, len(metrics))
 	for _, m := range metrics {
-		if err := validateKey("metric", m.Key); err != nil {
+		if err := ValidateKey("metric", m.Key); err != nil {
 			return nil, err
 		}
 		if m.Timestamp.IsZero() || m.Timestamp.UnixMilli() < 0 {
@@ -188,11 +188,11 @@ func prepareMetrics(metrics []Metric) ([]wireMetric, error) {
 	return out, nil
 }
 
-// validateKey applies MLflow's rules for metric, param and tag keys
+// ValidateKey applies MLflow's rules for metric, param and tag keys
 // (validate_param_and_metric_name, path_not_unique): at most 250
 // characters of letters, digits, "_-. /:", and unchanged by path
 // normalisation.
-func validateKey(kind, key string) error {
+func ValidateKey(kind, key string) error {
 	bad := func(reason string) error {
 		return fmt.Errorf("%w: %s key %q %s", ErrInvalidInput, kind, shorten(key, 80), reason)
 	}

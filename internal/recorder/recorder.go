@@ -111,6 +111,18 @@ func (r *Recorder) Resize(cols, rows uint16, at time.Time) {
 	r.mu.Unlock()
 }
 
+// Input records a chunk from the user's terminal: the keys typed, or that
+// it was a terminal reply; data is kept only when non-nil (input capture).
+func (r *Recorder) Input(keys int, reply bool, data []byte, at time.Time) {
+	in := &aitrackv1.Input{Keys: uint32(keys), Reply: reply}
+	if data != nil {
+		in.Data = append([]byte(nil), data...)
+	}
+	r.mu.Lock()
+	r.add(at, &aitrackv1.Record_Input{Input: in})
+	r.mu.Unlock()
+}
+
 // End records the end of the session; later records are ignored.
 func (r *Recorder) End(end *aitrackv1.End, at time.Time) {
 	r.mu.Lock()
@@ -130,6 +142,8 @@ func (r *Recorder) add(at time.Time, kind any) {
 	case *aitrackv1.Record_Output:
 		rec.Kind = k
 	case *aitrackv1.Record_Resize:
+		rec.Kind = k
+	case *aitrackv1.Record_Input:
 		rec.Kind = k
 	case *aitrackv1.Record_End:
 		rec.Kind = k

@@ -448,6 +448,7 @@ type Record struct {
 	//	*Record_Output
 	//	*Record_Resize
 	//	*Record_End
+	//	*Record_Input
 	Kind          isRecord_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -531,6 +532,15 @@ func (x *Record) GetEnd() *End {
 	return nil
 }
 
+func (x *Record) GetInput() *Input {
+	if x != nil {
+		if x, ok := x.Kind.(*Record_Input); ok {
+			return x.Input
+		}
+	}
+	return nil
+}
+
 type isRecord_Kind interface {
 	isRecord_Kind()
 }
@@ -547,11 +557,83 @@ type Record_End struct {
 	End *End `protobuf:"bytes,5,opt,name=end,proto3,oneof"`
 }
 
+type Record_Input struct {
+	Input *Input `protobuf:"bytes,6,opt,name=input,proto3,oneof"`
+}
+
 func (*Record_Output) isRecord_Kind() {}
 
 func (*Record_Resize) isRecord_Kind() {}
 
 func (*Record_End) isRecord_Kind() {}
+
+func (*Record_Input) isRecord_Kind() {}
+
+// Input is what the user's terminal sent to the program.
+type Input struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Keys in the chunk; an escape sequence (an arrow key) counts once.
+	Keys uint32 `protobuf:"varint,1,opt,name=keys,proto3" json:"keys,omitempty"`
+	// The bytes themselves, only when the user asked for input capture:
+	// they can hold passwords.
+	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// True when the chunk is the terminal answering a query (cursor
+	// position, colours, device attributes), not typing.
+	Reply         bool `protobuf:"varint,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Input) Reset() {
+	*x = Input{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Input) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Input) ProtoMessage() {}
+
+func (x *Input) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Input.ProtoReflect.Descriptor instead.
+func (*Input) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Input) GetKeys() uint32 {
+	if x != nil {
+		return x.Keys
+	}
+	return 0
+}
+
+func (x *Input) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Input) GetReply() bool {
+	if x != nil {
+		return x.Reply
+	}
+	return false
+}
 
 // Output is a chunk of what the program wrote to the terminal.
 type Output struct {
@@ -565,7 +647,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[6]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +659,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[6]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +672,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{6}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Output) GetOffset() uint64 {
@@ -616,7 +698,7 @@ type Resize struct {
 
 func (x *Resize) Reset() {
 	*x = Resize{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[7]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +710,7 @@ func (x *Resize) String() string {
 func (*Resize) ProtoMessage() {}
 
 func (x *Resize) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[7]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +723,7 @@ func (x *Resize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resize.ProtoReflect.Descriptor instead.
 func (*Resize) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{7}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Resize) GetSize() *TermSize {
@@ -666,7 +748,7 @@ type End struct {
 
 func (x *End) Reset() {
 	*x = End{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[8]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +760,7 @@ func (x *End) String() string {
 func (*End) ProtoMessage() {}
 
 func (x *End) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[8]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +773,7 @@ func (x *End) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use End.ProtoReflect.Descriptor instead.
 func (*End) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{8}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *End) GetExitCode() int32 {
@@ -728,7 +810,7 @@ type RecordRequest struct {
 
 func (x *RecordRequest) Reset() {
 	*x = RecordRequest{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[9]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +822,7 @@ func (x *RecordRequest) String() string {
 func (*RecordRequest) ProtoMessage() {}
 
 func (x *RecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[9]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +835,7 @@ func (x *RecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordRequest.ProtoReflect.Descriptor instead.
 func (*RecordRequest) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{9}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecordRequest) GetMsg() isRecordRequest_Msg {
@@ -807,7 +889,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[10]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +901,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[10]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +914,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{10}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Batch) GetRecords() []*Record {
@@ -855,7 +937,7 @@ type RecordResponse struct {
 
 func (x *RecordResponse) Reset() {
 	*x = RecordResponse{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[11]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +949,7 @@ func (x *RecordResponse) String() string {
 func (*RecordResponse) ProtoMessage() {}
 
 func (x *RecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[11]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +962,7 @@ func (x *RecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordResponse.ProtoReflect.Descriptor instead.
 func (*RecordResponse) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{11}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RecordResponse) GetMsg() isRecordResponse_Msg {
@@ -936,7 +1018,7 @@ type Opened struct {
 
 func (x *Opened) Reset() {
 	*x = Opened{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[12]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1030,7 @@ func (x *Opened) String() string {
 func (*Opened) ProtoMessage() {}
 
 func (x *Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[12]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1043,7 @@ func (x *Opened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opened.ProtoReflect.Descriptor instead.
 func (*Opened) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{12}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Opened) GetCommittedSeq() uint64 {
@@ -988,7 +1070,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[13]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1082,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[13]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1095,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{13}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Ack) GetCommittedSeq() uint64 {
@@ -1038,7 +1120,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[14]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1132,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[14]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1145,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{14}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{15}
 }
 
 type StatusResponse struct {
@@ -1080,14 +1162,15 @@ type StatusResponse struct {
 	StateDir      string         `protobuf:"bytes,9,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
 	Sessions      []*LiveSession `protobuf:"bytes,10,rep,name=sessions,proto3" json:"sessions,omitempty"`
 	// Sessions that ended but whose runs are not yet complete in MLflow.
-	PendingSessions uint32 `protobuf:"varint,11,opt,name=pending_sessions,json=pendingSessions,proto3" json:"pending_sessions,omitempty"`
+	PendingSessions uint32    `protobuf:"varint,11,opt,name=pending_sessions,json=pendingSessions,proto3" json:"pending_sessions,omitempty"`
+	MlflowUi        *MLflowUI `protobuf:"bytes,12,opt,name=mlflow_ui,json=mlflowUi,proto3" json:"mlflow_ui,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[15]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1182,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[15]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1195,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{15}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StatusResponse) GetDaemonVersion() string {
@@ -1192,6 +1275,107 @@ func (x *StatusResponse) GetPendingSessions() uint32 {
 	return 0
 }
 
+func (x *StatusResponse) GetMlflowUi() *MLflowUI {
+	if x != nil {
+		return x.MlflowUi
+	}
+	return nil
+}
+
+// MLflowUI is the local MLflow server the daemon runs, if any.
+type MLflowUI struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// off, remote, external, starting, running, backoff, failed, stopped.
+	State         string   `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Url           string   `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Pid           int64    `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	Restarts      uint32   `protobuf:"varint,4,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	LastError     string   `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastLines     []string `protobuf:"bytes,6,rep,name=last_lines,json=lastLines,proto3" json:"last_lines,omitempty"`
+	LogPath       string   `protobuf:"bytes,7,opt,name=log_path,json=logPath,proto3" json:"log_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MLflowUI) Reset() {
+	*x = MLflowUI{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MLflowUI) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MLflowUI) ProtoMessage() {}
+
+func (x *MLflowUI) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MLflowUI.ProtoReflect.Descriptor instead.
+func (*MLflowUI) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MLflowUI) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *MLflowUI) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *MLflowUI) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *MLflowUI) GetRestarts() uint32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *MLflowUI) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *MLflowUI) GetLastLines() []string {
+	if x != nil {
+		return x.LastLines
+	}
+	return nil
+}
+
+func (x *MLflowUI) GetLogPath() string {
+	if x != nil {
+		return x.LogPath
+	}
+	return ""
+}
+
 type LiveSession struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -1209,7 +1393,7 @@ type LiveSession struct {
 
 func (x *LiveSession) Reset() {
 	*x = LiveSession{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[16]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1405,7 @@ func (x *LiveSession) String() string {
 func (*LiveSession) ProtoMessage() {}
 
 func (x *LiveSession) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[16]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1418,7 @@ func (x *LiveSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveSession.ProtoReflect.Descriptor instead.
 func (*LiveSession) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{16}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LiveSession) GetSessionId() string {
@@ -1300,6 +1484,401 @@ func (x *LiveSession) GetCwd() string {
 	return ""
 }
 
+type AnnotateRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	SessionId    string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	TimeUnixNano int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*AnnotateRequest_Metric
+	//	*AnnotateRequest_Param
+	//	*AnnotateRequest_Tag
+	//	*AnnotateRequest_Step
+	//	*AnnotateRequest_Artifact
+	Kind          isAnnotateRequest_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnnotateRequest) Reset() {
+	*x = AnnotateRequest{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnnotateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnnotateRequest) ProtoMessage() {}
+
+func (x *AnnotateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnnotateRequest.ProtoReflect.Descriptor instead.
+func (*AnnotateRequest) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AnnotateRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AnnotateRequest) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
+func (x *AnnotateRequest) GetKind() isAnnotateRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *AnnotateRequest) GetMetric() *MetricPoint {
+	if x != nil {
+		if x, ok := x.Kind.(*AnnotateRequest_Metric); ok {
+			return x.Metric
+		}
+	}
+	return nil
+}
+
+func (x *AnnotateRequest) GetParam() *KeyValue {
+	if x != nil {
+		if x, ok := x.Kind.(*AnnotateRequest_Param); ok {
+			return x.Param
+		}
+	}
+	return nil
+}
+
+func (x *AnnotateRequest) GetTag() *KeyValue {
+	if x != nil {
+		if x, ok := x.Kind.(*AnnotateRequest_Tag); ok {
+			return x.Tag
+		}
+	}
+	return nil
+}
+
+func (x *AnnotateRequest) GetStep() *Step {
+	if x != nil {
+		if x, ok := x.Kind.(*AnnotateRequest_Step); ok {
+			return x.Step
+		}
+	}
+	return nil
+}
+
+func (x *AnnotateRequest) GetArtifact() *ArtifactFile {
+	if x != nil {
+		if x, ok := x.Kind.(*AnnotateRequest_Artifact); ok {
+			return x.Artifact
+		}
+	}
+	return nil
+}
+
+type isAnnotateRequest_Kind interface {
+	isAnnotateRequest_Kind()
+}
+
+type AnnotateRequest_Metric struct {
+	Metric *MetricPoint `protobuf:"bytes,3,opt,name=metric,proto3,oneof"`
+}
+
+type AnnotateRequest_Param struct {
+	Param *KeyValue `protobuf:"bytes,4,opt,name=param,proto3,oneof"`
+}
+
+type AnnotateRequest_Tag struct {
+	Tag *KeyValue `protobuf:"bytes,5,opt,name=tag,proto3,oneof"`
+}
+
+type AnnotateRequest_Step struct {
+	Step *Step `protobuf:"bytes,6,opt,name=step,proto3,oneof"`
+}
+
+type AnnotateRequest_Artifact struct {
+	Artifact *ArtifactFile `protobuf:"bytes,7,opt,name=artifact,proto3,oneof"`
+}
+
+func (*AnnotateRequest_Metric) isAnnotateRequest_Kind() {}
+
+func (*AnnotateRequest_Param) isAnnotateRequest_Kind() {}
+
+func (*AnnotateRequest_Tag) isAnnotateRequest_Kind() {}
+
+func (*AnnotateRequest_Step) isAnnotateRequest_Kind() {}
+
+func (*AnnotateRequest_Artifact) isAnnotateRequest_Kind() {}
+
+type MetricPoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         float64                `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricPoint) Reset() {
+	*x = MetricPoint{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricPoint) ProtoMessage() {}
+
+func (x *MetricPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricPoint.ProtoReflect.Descriptor instead.
+func (*MetricPoint) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *MetricPoint) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *MetricPoint) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+type KeyValue struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyValue) Reset() {
+	*x = KeyValue{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyValue) ProtoMessage() {}
+
+func (x *KeyValue) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
+func (*KeyValue) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *KeyValue) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *KeyValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type Step struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// "ok" or "failed".
+	Status        string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Step) Reset() {
+	*x = Step{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Step) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Step) ProtoMessage() {}
+
+func (x *Step) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Step.ProtoReflect.Descriptor instead.
+func (*Step) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Step) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Step) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// ArtifactFile names a file the daemon copies into the session at once, so
+// that later changes to it do not change the run.
+type ArtifactFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absolute path of the file to copy.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Its path inside the run's artifacts.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArtifactFile) Reset() {
+	*x = ArtifactFile{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArtifactFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArtifactFile) ProtoMessage() {}
+
+func (x *ArtifactFile) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArtifactFile.ProtoReflect.Descriptor instead.
+func (*ArtifactFile) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ArtifactFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ArtifactFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type AnnotateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnnotateResponse) Reset() {
+	*x = AnnotateResponse{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnnotateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnnotateResponse) ProtoMessage() {}
+
+func (x *AnnotateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnnotateResponse.ProtoReflect.Descriptor instead.
+func (*AnnotateResponse) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{24}
+}
+
 var File_aitrack_v1_recorder_proto protoreflect.FileDescriptor
 
 const file_aitrack_v1_recorder_proto_rawDesc = "" +
@@ -1350,14 +1929,19 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc9\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\x01\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12,\n" +
 	"\x06output\x18\x03 \x01(\v2\x12.aitrack.v1.OutputH\x00R\x06output\x12,\n" +
 	"\x06resize\x18\x04 \x01(\v2\x12.aitrack.v1.ResizeH\x00R\x06resize\x12#\n" +
-	"\x03end\x18\x05 \x01(\v2\x0f.aitrack.v1.EndH\x00R\x03endB\x06\n" +
-	"\x04kind\"4\n" +
+	"\x03end\x18\x05 \x01(\v2\x0f.aitrack.v1.EndH\x00R\x03end\x12)\n" +
+	"\x05input\x18\x06 \x01(\v2\x11.aitrack.v1.InputH\x00R\x05inputB\x06\n" +
+	"\x04kind\"E\n" +
+	"\x05Input\x12\x12\n" +
+	"\x04keys\x18\x01 \x01(\rR\x04keys\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x14\n" +
+	"\x05reply\x18\x03 \x01(\bR\x05reply\"4\n" +
 	"\x06Output\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"2\n" +
@@ -1383,7 +1967,7 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x03Ack\x12#\n" +
 	"\rcommitted_seq\x18\x01 \x01(\x04R\fcommittedSeq\x12)\n" +
 	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\"\x0f\n" +
-	"\rStatusRequest\"\x9f\x03\n" +
+	"\rStatusRequest\"\xd2\x03\n" +
 	"\x0eStatusResponse\x12%\n" +
 	"\x0edaemon_version\x18\x01 \x01(\tR\rdaemonVersion\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12&\n" +
@@ -1398,7 +1982,18 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\tstate_dir\x18\t \x01(\tR\bstateDir\x123\n" +
 	"\bsessions\x18\n" +
 	" \x03(\v2\x17.aitrack.v1.LiveSessionR\bsessions\x12)\n" +
-	"\x10pending_sessions\x18\v \x01(\rR\x0fpendingSessions\"\x8d\x02\n" +
+	"\x10pending_sessions\x18\v \x01(\rR\x0fpendingSessions\x121\n" +
+	"\tmlflow_ui\x18\f \x01(\v2\x14.aitrack.v1.MLflowUIR\bmlflowUi\"\xb9\x01\n" +
+	"\bMLflowUI\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\x03R\x03pid\x12\x1a\n" +
+	"\brestarts\x18\x04 \x01(\rR\brestarts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"last_lines\x18\x06 \x03(\tR\tlastLines\x12\x19\n" +
+	"\blog_path\x18\a \x01(\tR\alogPath\"\x8d\x02\n" +
 	"\vLiveSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -1409,11 +2004,35 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x0ebytes_received\x18\x06 \x01(\x04R\rbytesReceived\x12\x1a\n" +
 	"\bcommands\x18\a \x01(\x04R\bcommands\x12\x15\n" +
 	"\x06run_id\x18\b \x01(\tR\x05runId\x12\x10\n" +
-	"\x03cwd\x18\t \x01(\tR\x03cwd2\xce\x01\n" +
+	"\x03cwd\x18\t \x01(\tR\x03cwd\"\xc9\x02\n" +
+	"\x0fAnnotateRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12$\n" +
+	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x121\n" +
+	"\x06metric\x18\x03 \x01(\v2\x17.aitrack.v1.MetricPointH\x00R\x06metric\x12,\n" +
+	"\x05param\x18\x04 \x01(\v2\x14.aitrack.v1.KeyValueH\x00R\x05param\x12(\n" +
+	"\x03tag\x18\x05 \x01(\v2\x14.aitrack.v1.KeyValueH\x00R\x03tag\x12&\n" +
+	"\x04step\x18\x06 \x01(\v2\x10.aitrack.v1.StepH\x00R\x04step\x126\n" +
+	"\bartifact\x18\a \x01(\v2\x18.aitrack.v1.ArtifactFileH\x00R\bartifactB\x06\n" +
+	"\x04kind\"5\n" +
+	"\vMetricPoint\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\"2\n" +
+	"\bKeyValue\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"2\n" +
+	"\x04Step\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"6\n" +
+	"\fArtifactFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x12\n" +
+	"\x10AnnotateResponse2\x95\x02\n" +
 	"\bRecorder\x12<\n" +
 	"\x05Hello\x12\x18.aitrack.v1.HelloRequest\x1a\x19.aitrack.v1.HelloResponse\x12C\n" +
 	"\x06Record\x12\x19.aitrack.v1.RecordRequest\x1a\x1a.aitrack.v1.RecordResponse(\x010\x01\x12?\n" +
-	"\x06Status\x12\x19.aitrack.v1.StatusRequest\x1a\x1a.aitrack.v1.StatusResponseB;Z9github.com/aitrack/aitrack/api/proto/aitrack/v1;aitrackv1b\x06proto3"
+	"\x06Status\x12\x19.aitrack.v1.StatusRequest\x1a\x1a.aitrack.v1.StatusResponse\x12E\n" +
+	"\bAnnotate\x12\x1b.aitrack.v1.AnnotateRequest\x1a\x1c.aitrack.v1.AnnotateResponseB;Z9github.com/aitrack/aitrack/api/proto/aitrack/v1;aitrackv1b\x06proto3"
 
 var (
 	file_aitrack_v1_recorder_proto_rawDescOnce sync.Once
@@ -1427,54 +2046,71 @@ func file_aitrack_v1_recorder_proto_rawDescGZIP() []byte {
 	return file_aitrack_v1_recorder_proto_rawDescData
 }
 
-var file_aitrack_v1_recorder_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_aitrack_v1_recorder_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_aitrack_v1_recorder_proto_goTypes = []any{
-	(*HelloRequest)(nil),   // 0: aitrack.v1.HelloRequest
-	(*HelloResponse)(nil),  // 1: aitrack.v1.HelloResponse
-	(*TermSize)(nil),       // 2: aitrack.v1.TermSize
-	(*GitInfo)(nil),        // 3: aitrack.v1.GitInfo
-	(*Open)(nil),           // 4: aitrack.v1.Open
-	(*Record)(nil),         // 5: aitrack.v1.Record
-	(*Output)(nil),         // 6: aitrack.v1.Output
-	(*Resize)(nil),         // 7: aitrack.v1.Resize
-	(*End)(nil),            // 8: aitrack.v1.End
-	(*RecordRequest)(nil),  // 9: aitrack.v1.RecordRequest
-	(*Batch)(nil),          // 10: aitrack.v1.Batch
-	(*RecordResponse)(nil), // 11: aitrack.v1.RecordResponse
-	(*Opened)(nil),         // 12: aitrack.v1.Opened
-	(*Ack)(nil),            // 13: aitrack.v1.Ack
-	(*StatusRequest)(nil),  // 14: aitrack.v1.StatusRequest
-	(*StatusResponse)(nil), // 15: aitrack.v1.StatusResponse
-	(*LiveSession)(nil),    // 16: aitrack.v1.LiveSession
-	nil,                    // 17: aitrack.v1.Open.ParamsEntry
-	nil,                    // 18: aitrack.v1.Open.TagsEntry
+	(*HelloRequest)(nil),     // 0: aitrack.v1.HelloRequest
+	(*HelloResponse)(nil),    // 1: aitrack.v1.HelloResponse
+	(*TermSize)(nil),         // 2: aitrack.v1.TermSize
+	(*GitInfo)(nil),          // 3: aitrack.v1.GitInfo
+	(*Open)(nil),             // 4: aitrack.v1.Open
+	(*Record)(nil),           // 5: aitrack.v1.Record
+	(*Input)(nil),            // 6: aitrack.v1.Input
+	(*Output)(nil),           // 7: aitrack.v1.Output
+	(*Resize)(nil),           // 8: aitrack.v1.Resize
+	(*End)(nil),              // 9: aitrack.v1.End
+	(*RecordRequest)(nil),    // 10: aitrack.v1.RecordRequest
+	(*Batch)(nil),            // 11: aitrack.v1.Batch
+	(*RecordResponse)(nil),   // 12: aitrack.v1.RecordResponse
+	(*Opened)(nil),           // 13: aitrack.v1.Opened
+	(*Ack)(nil),              // 14: aitrack.v1.Ack
+	(*StatusRequest)(nil),    // 15: aitrack.v1.StatusRequest
+	(*StatusResponse)(nil),   // 16: aitrack.v1.StatusResponse
+	(*MLflowUI)(nil),         // 17: aitrack.v1.MLflowUI
+	(*LiveSession)(nil),      // 18: aitrack.v1.LiveSession
+	(*AnnotateRequest)(nil),  // 19: aitrack.v1.AnnotateRequest
+	(*MetricPoint)(nil),      // 20: aitrack.v1.MetricPoint
+	(*KeyValue)(nil),         // 21: aitrack.v1.KeyValue
+	(*Step)(nil),             // 22: aitrack.v1.Step
+	(*ArtifactFile)(nil),     // 23: aitrack.v1.ArtifactFile
+	(*AnnotateResponse)(nil), // 24: aitrack.v1.AnnotateResponse
+	nil,                      // 25: aitrack.v1.Open.ParamsEntry
+	nil,                      // 26: aitrack.v1.Open.TagsEntry
 }
 var file_aitrack_v1_recorder_proto_depIdxs = []int32{
 	2,  // 0: aitrack.v1.Open.size:type_name -> aitrack.v1.TermSize
 	3,  // 1: aitrack.v1.Open.git:type_name -> aitrack.v1.GitInfo
-	17, // 2: aitrack.v1.Open.params:type_name -> aitrack.v1.Open.ParamsEntry
-	18, // 3: aitrack.v1.Open.tags:type_name -> aitrack.v1.Open.TagsEntry
-	6,  // 4: aitrack.v1.Record.output:type_name -> aitrack.v1.Output
-	7,  // 5: aitrack.v1.Record.resize:type_name -> aitrack.v1.Resize
-	8,  // 6: aitrack.v1.Record.end:type_name -> aitrack.v1.End
-	2,  // 7: aitrack.v1.Resize.size:type_name -> aitrack.v1.TermSize
-	4,  // 8: aitrack.v1.RecordRequest.open:type_name -> aitrack.v1.Open
-	10, // 9: aitrack.v1.RecordRequest.batch:type_name -> aitrack.v1.Batch
-	5,  // 10: aitrack.v1.Batch.records:type_name -> aitrack.v1.Record
-	12, // 11: aitrack.v1.RecordResponse.opened:type_name -> aitrack.v1.Opened
-	13, // 12: aitrack.v1.RecordResponse.ack:type_name -> aitrack.v1.Ack
-	16, // 13: aitrack.v1.StatusResponse.sessions:type_name -> aitrack.v1.LiveSession
-	0,  // 14: aitrack.v1.Recorder.Hello:input_type -> aitrack.v1.HelloRequest
-	9,  // 15: aitrack.v1.Recorder.Record:input_type -> aitrack.v1.RecordRequest
-	14, // 16: aitrack.v1.Recorder.Status:input_type -> aitrack.v1.StatusRequest
-	1,  // 17: aitrack.v1.Recorder.Hello:output_type -> aitrack.v1.HelloResponse
-	11, // 18: aitrack.v1.Recorder.Record:output_type -> aitrack.v1.RecordResponse
-	15, // 19: aitrack.v1.Recorder.Status:output_type -> aitrack.v1.StatusResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	25, // 2: aitrack.v1.Open.params:type_name -> aitrack.v1.Open.ParamsEntry
+	26, // 3: aitrack.v1.Open.tags:type_name -> aitrack.v1.Open.TagsEntry
+	7,  // 4: aitrack.v1.Record.output:type_name -> aitrack.v1.Output
+	8,  // 5: aitrack.v1.Record.resize:type_name -> aitrack.v1.Resize
+	9,  // 6: aitrack.v1.Record.end:type_name -> aitrack.v1.End
+	6,  // 7: aitrack.v1.Record.input:type_name -> aitrack.v1.Input
+	2,  // 8: aitrack.v1.Resize.size:type_name -> aitrack.v1.TermSize
+	4,  // 9: aitrack.v1.RecordRequest.open:type_name -> aitrack.v1.Open
+	11, // 10: aitrack.v1.RecordRequest.batch:type_name -> aitrack.v1.Batch
+	5,  // 11: aitrack.v1.Batch.records:type_name -> aitrack.v1.Record
+	13, // 12: aitrack.v1.RecordResponse.opened:type_name -> aitrack.v1.Opened
+	14, // 13: aitrack.v1.RecordResponse.ack:type_name -> aitrack.v1.Ack
+	18, // 14: aitrack.v1.StatusResponse.sessions:type_name -> aitrack.v1.LiveSession
+	17, // 15: aitrack.v1.StatusResponse.mlflow_ui:type_name -> aitrack.v1.MLflowUI
+	20, // 16: aitrack.v1.AnnotateRequest.metric:type_name -> aitrack.v1.MetricPoint
+	21, // 17: aitrack.v1.AnnotateRequest.param:type_name -> aitrack.v1.KeyValue
+	21, // 18: aitrack.v1.AnnotateRequest.tag:type_name -> aitrack.v1.KeyValue
+	22, // 19: aitrack.v1.AnnotateRequest.step:type_name -> aitrack.v1.Step
+	23, // 20: aitrack.v1.AnnotateRequest.artifact:type_name -> aitrack.v1.ArtifactFile
+	0,  // 21: aitrack.v1.Recorder.Hello:input_type -> aitrack.v1.HelloRequest
+	10, // 22: aitrack.v1.Recorder.Record:input_type -> aitrack.v1.RecordRequest
+	15, // 23: aitrack.v1.Recorder.Status:input_type -> aitrack.v1.StatusRequest
+	19, // 24: aitrack.v1.Recorder.Annotate:input_type -> aitrack.v1.AnnotateRequest
+	1,  // 25: aitrack.v1.Recorder.Hello:output_type -> aitrack.v1.HelloResponse
+	12, // 26: aitrack.v1.Recorder.Record:output_type -> aitrack.v1.RecordResponse
+	16, // 27: aitrack.v1.Recorder.Status:output_type -> aitrack.v1.StatusResponse
+	24, // 28: aitrack.v1.Recorder.Annotate:output_type -> aitrack.v1.AnnotateResponse
+	25, // [25:29] is the sub-list for method output_type
+	21, // [21:25] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_aitrack_v1_recorder_proto_init() }
@@ -1486,14 +2122,22 @@ func file_aitrack_v1_recorder_proto_init() {
 		(*Record_Output)(nil),
 		(*Record_Resize)(nil),
 		(*Record_End)(nil),
+		(*Record_Input)(nil),
 	}
-	file_aitrack_v1_recorder_proto_msgTypes[9].OneofWrappers = []any{
+	file_aitrack_v1_recorder_proto_msgTypes[10].OneofWrappers = []any{
 		(*RecordRequest_Open)(nil),
 		(*RecordRequest_Batch)(nil),
 	}
-	file_aitrack_v1_recorder_proto_msgTypes[11].OneofWrappers = []any{
+	file_aitrack_v1_recorder_proto_msgTypes[12].OneofWrappers = []any{
 		(*RecordResponse_Opened)(nil),
 		(*RecordResponse_Ack)(nil),
+	}
+	file_aitrack_v1_recorder_proto_msgTypes[19].OneofWrappers = []any{
+		(*AnnotateRequest_Metric)(nil),
+		(*AnnotateRequest_Param)(nil),
+		(*AnnotateRequest_Tag)(nil),
+		(*AnnotateRequest_Step)(nil),
+		(*AnnotateRequest_Artifact)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1501,7 +2145,7 @@ func file_aitrack_v1_recorder_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aitrack_v1_recorder_proto_rawDesc), len(file_aitrack_v1_recorder_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

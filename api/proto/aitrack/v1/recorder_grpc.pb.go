@@ -22,9 +22,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Recorder_Hello_FullMethodName  = "/aitrack.v1.Recorder/Hello"
-	Recorder_Record_FullMethodName = "/aitrack.v1.Recorder/Record"
-	Recorder_Status_FullMethodName = "/aitrack.v1.Recorder/Status"
+	Recorder_Hello_FullMethodName    = "/aitrack.v1.Recorder/Hello"
+	Recorder_Record_FullMethodName   = "/aitrack.v1.Recorder/Record"
+	Recorder_Status_FullMethodName   = "/aitrack.v1.Recorder/Status"
+	Recorder_Annotate_FullMethodName = "/aitrack.v1.Recorder/Annotate"
 )
 
 // RecorderClient is the client API for Recorder service.
@@ -42,6 +43,10 @@ type RecorderClient interface {
 	Record(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RecordRequest, RecordResponse], error)
 	// Status reports the daemon's health and its live sessions.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	// Annotate adds a fact to a session's run from a program running inside
+	// the session (aitrack step, log-metric, log-param, set-tag,
+	// log-artifact). It is stored durably before it is acknowledged.
+	Annotate(ctx context.Context, in *AnnotateRequest, opts ...grpc.CallOption) (*AnnotateResponse, error)
 }
 
 type recorderClient struct {
@@ -85,6 +90,16 @@ func (c *recorderClient) Status(ctx context.Context, in *StatusRequest, opts ...
 	return out, nil
 }
 
+func (c *recorderClient) Annotate(ctx context.Context, in *AnnotateRequest, opts ...grpc.CallOption) (*AnnotateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AnnotateResponse)
+	err := c.cc.Invoke(ctx, Recorder_Annotate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecorderServer is the server API for Recorder service.
 // All implementations must embed UnimplementedRecorderServer
 // for forward compatibility.
@@ -100,6 +115,10 @@ type RecorderServer interface {
 	Record(grpc.BidiStreamingServer[RecordRequest, RecordResponse]) error
 	// Status reports the daemon's health and its live sessions.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	// Annotate adds a fact to a session's run from a program running inside
+	// the session (aitrack step, log-metric, log-param, set-tag,
+	// log-artifact). It is stored durably before it is acknowledged.
+	Annotate(context.Context, *AnnotateRequest) (*AnnotateResponse, error)
 	mustEmbedUnimplementedRecorderServer()
 }
 
@@ -118,6 +137,9 @@ func (UnimplementedRecorderServer) Record(grpc.BidiStreamingServer[RecordRequest
 }
 func (UnimplementedRecorderServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedRecorderServer) Annotate(context.Context, *AnnotateRequest) (*AnnotateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Annotate not implemented")
 }
 func (UnimplementedRecorderServer) mustEmbedUnimplementedRecorderServer() {}
 func (UnimplementedRecorderServer) testEmbeddedByValue()                  {}
@@ -183,6 +205,24 @@ func _Recorder_Status_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Recorder_Annotate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnnotateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecorderServer).Annotate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Recorder_Annotate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecorderServer).Annotate(ctx, req.(*AnnotateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Recorder_ServiceDesc is the grpc.ServiceDesc for Recorder service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -197,6 +237,10 @@ var Recorder_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _Recorder_Status_Handler,
+		},
+		{
+			MethodName: "Annotate",
+			Handler:    _Recorder_Annotate_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -14,6 +14,8 @@ package outbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,12 +53,17 @@ type Snapshot struct {
 	// points are stamped with it, not with the wall clock, so that a
 	// session delivered late (from a spool, after an outage) never has a
 	// live point later than its final one.
-	Last   time.Time
+	Last time.Time
+	// Points are metric points logged from inside the session, in order;
+	// each is delivered once, with its own time and step.
+	Points []mlflowclient.Metric
 	Ended  bool
 	End    time.Time
 	Status mlflowclient.RunStatus
-	// Artifacts are uploaded once the session has ended.
-	Artifacts []Artifact
+	// Artifacts are uploaded once the session has ended; LiveArtifacts as
+	// soon as they appear.
+	Artifacts     []Artifact
+	LiveArtifacts []Artifact
 }
 
 // Source gives the current snapshot of a session.
@@ -94,10 +101,13 @@ type Outbox struct {
 // State is what MLflow has confirmed for a session; it is kept in the
 // session's directory.
 type State struct {
-	ExperimentID string   `json:"experiment_id,omitempty"`
-	RunID        string   `json:"run_id,omitempty"`
-	ArtifactURI  string   `json:"artifact_uri,omitempty"`
-	ParamsLogged bool     `json:"params_logged,omitempty"`
+	ExperimentID string `json:"experiment_id,omitempty"`
+	RunID        string `json:"run_id,omitempty"`
+	ArtifactURI  string `json:"artifact_uri,omitempty"`
+	// LabelsDigest identifies the params and tags MLflow has; they are
+	// sent again only when they change.
+	LabelsDigest string   `json:"labels_digest,omitempty"`
+	PointsLogged int      `json:"points_logged,omitempty"`
 	Uploaded     []string `json:"uploaded,omitempty"`
 	Done         bool     `json:"done,omitempty"`
 }
@@ -320,38 +330,48 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 		d.runID = st.RunID
 		o.mu.Unlock()
 	}
-	if !st.ParamsLogged {
-		b := mlflowclient.Batch{}
-		for k, v := range snap.Params {
-			b.Params = append(b.Params, mlflowclient.Param{Key: k, Value: v})
+	// One request carries whatever changed: params and tags, new points,
+	// and the metrics (live while running, final at the end).
+	b := mlflowclient.Batch{}
+	digest := labelsDigest(snap.Params, snap.Tags)
+	if digest != st.LabelsDigest {
+		for _, k := range slices.Sorted(maps.Keys(snap.Params)) {
+			b.Params = append(b.Params, mlflowclient.Param{Key: k, Value: snap.Params[k]})
 		}
-		for k, v := range snap.Tags {
-			b.Tags = append(b.Tags, mlflowclient.Tag{Key: k, Value: v})
+		for _, k := range slices.Sorted(maps.Keys(snap.Tags)) {
+			b.Tags = append(b.Tags, mlflowclient.Tag{Key: k, Value: snap.Tags[k]})
 		}
+	}
+	points := snap.Points[min(st.PointsLogged, len(snap.Points)):]
+	b.Metrics = append(b.Metrics, points...)
+	metricsChanged := !maps.Equal(*live, snap.Metrics)
+	switch {
+	case snap.Ended:
+		// The final points carry the end time, so a re-send after a crash
+		// is an exact duplicate that MLflow's SQL store ignores.
+		b.Metrics = append(b.Metrics, metricBatch(snap.Metrics, snap.End, snap.Start)...)
+	case metricsChanged:
+		b.Metrics = append(b.Metrics, metricBatch(snap.Metrics, snap.Last, snap.Start)...)
+	}
+	if len(b.Params)+len(b.Tags)+len(b.Metrics) > 0 {
 		if err := c.LogBatch(ctx, st.RunID, b); err != nil {
-			return fmt.Errorf("log params: %w", err)
+			return fmt.Errorf("log to run %s: %w", st.RunID, err)
 		}
-		st.ParamsLogged = true
-		if err := writeState(snap.Dir, *st); err != nil {
-			return fmt.Errorf("save delivery state: %w", err)
+		if !snap.Ended && metricsChanged {
+			*live, *lastLive = maps.Clone(snap.Metrics), time.Now()
+		}
+		if digest != st.LabelsDigest || len(points) > 0 {
+			st.LabelsDigest, st.PointsLogged = digest, len(snap.Points)
+			if err := writeState(snap.Dir, *st); err != nil {
+				return fmt.Errorf("save delivery state: %w", err)
+			}
 		}
 	}
-	if !snap.Ended {
-		if maps.Equal(*live, snap.Metrics) {
-			return nil
-		}
-		if err := c.LogBatch(ctx, st.RunID, metricBatch(snap.Metrics, snap.Last, snap.Start)); err != nil {
-			return fmt.Errorf("log live metrics: %w", err)
-		}
-		*live, *lastLive = maps.Clone(snap.Metrics), time.Now()
-		return nil
+	uploads := snap.LiveArtifacts
+	if snap.Ended {
+		uploads = append(slices.Clone(uploads), snap.Artifacts...)
 	}
-	// The final points carry the end time, so a re-send after a crash is
-	// an exact duplicate that MLflow's SQL store ignores.
-	if err := c.LogBatch(ctx, st.RunID, metricBatch(snap.Metrics, snap.End, snap.Start)); err != nil {
-		return fmt.Errorf("log final metrics: %w", err)
-	}
-	for _, a := range snap.Artifacts {
+	for _, a := range uploads {
 		if slices.Contains(st.Uploaded, a.Name) {
 			continue
 		}
@@ -362,6 +382,9 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 		if err := writeState(snap.Dir, *st); err != nil {
 			return fmt.Errorf("save delivery state: %w", err)
 		}
+	}
+	if !snap.Ended {
+		return nil
 	}
 	if err := c.UpdateRun(ctx, st.RunID, snap.Status, snap.End); err != nil {
 		return fmt.Errorf("finish run: %w", err)
@@ -393,13 +416,25 @@ func (o *Outbox) experiment(ctx context.Context, name string) (string, error) {
 
 // metricBatch stamps every metric with the time and its step: whole seconds
 // since the start, so that the final point is always the latest.
-func metricBatch(m map[string]float64, at, start time.Time) mlflowclient.Batch {
+func metricBatch(m map[string]float64, at, start time.Time) []mlflowclient.Metric {
 	step := int64(max(at.Sub(start), 0) / time.Second)
-	b := mlflowclient.Batch{}
-	for k, v := range m {
-		b.Metrics = append(b.Metrics, mlflowclient.Metric{Key: k, Value: v, Timestamp: at, Step: step})
+	out := make([]mlflowclient.Metric, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, mlflowclient.Metric{Key: k, Value: m[k], Timestamp: at, Step: step})
 	}
-	return b
+	return out
+}
+
+// labelsDigest identifies a set of params and tags.
+func labelsDigest(params, tags map[string]string) string {
+	h := sha256.New()
+	for _, m := range []map[string]string{params, tags} {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			fmt.Fprintf(h, "%q=%q\n", k, m[k])
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func upload(ctx context.Context, c *mlflowclient.Client, artifactURI string, a Artifact) error {

@@ -35,7 +35,12 @@ type File struct {
 	} `toml:"daemon"`
 	// Providers maps a provider (the NAME of NAME-with-tracking) to the
 	// command it runs.
-	Providers map[string]Provider `toml:"providers"`
+	Providers  map[string]Provider `toml:"providers"`
+	Procedures struct {
+		// Patterns turn an AI session's prompt into params: regular
+		// expressions with named groups, tried before the defaults.
+		Patterns []string `toml:"patterns"`
+	} `toml:"procedures"`
 }
 
 // Provider says which command a provider's shim runs.
@@ -61,6 +66,8 @@ type Config struct {
 	MLflowBin   string
 	LogLevel    string
 	Providers   map[string]Provider
+	// ProcedurePatterns are the user's prompt patterns (see procfacts).
+	ProcedurePatterns []string
 	// Path is the config file read, or the one that would be read.
 	Path     string
 	settings []Setting
@@ -160,6 +167,11 @@ func Load(getenv paths.Getenv, flags map[string]string) (*Config, error) {
 			return nil, fmt.Errorf("%s:%d: providers.%s.command must name a program", c.Path, lines.find("providers", name, "command"), name)
 		}
 		c.Providers[name] = p
+	}
+	c.ProcedurePatterns = f.Procedures.Patterns
+	if len(c.ProcedurePatterns) > 0 {
+		c.settings = append(c.settings, Setting{Key: "procedures.patterns", Value: strings.Join(c.ProcedurePatterns, " | "), Source: "file",
+			Where: fmt.Sprintf("%s:%d", c.Path, lines.find("procedures", "", "patterns"))})
 	}
 	names = names[:0]
 	for name := range c.Providers {

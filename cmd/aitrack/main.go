@@ -1,0 +1,218 @@
+// Command aitrack is the user's window on aitrackd: `aitrack status` lists
+// the live sessions.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aitrack/aitrack/internal/cli"
+	"github.com/aitrack/aitrack/internal/config"
+	"github.com/aitrack/aitrack/internal/paths"
+	"github.com/aitrack/aitrack/internal/wrapper"
+	"golang.org/x/term"
+)
+
+const usage = `usage: aitrack COMMAND [flags]
+
+Commands:
+  status [--json]   the daemon, its MLflow connection and the live sessions
+  config            the effective configuration and where each value came from
+  shims install [--dir DIR]   link claude-with-tracking, codex-with-tracking, ... to aitrack-wrap
+  shims list [--dir DIR]      show the shims and whether each program is on PATH
+  run --procedure NAME [--param k=v]... [--tag k=v]... [--experiment E] -- COMMAND [ARGS...]
+                    run COMMAND as a tracked procedure (tags.type = "procedure")
+
+Inside a tracked session or procedure:
+  step NAME [--status ok|failed]   record a completed step
+  log-metric KEY VALUE             log a metric point
+  log-param KEY VALUE              log a param (params cannot change once set)
+  set-tag KEY VALUE                set a tag
+  log-artifact PATH [--as NAME]    attach a file to the run
+
+Example:
+  aitrack status --json
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "status":
+		os.Exit(status(os.Args[2:]))
+	case "config":
+		os.Exit(showConfig(os.Args[2:]))
+	case "shims":
+		os.Exit(shimsCmd(os.Args[2:]))
+	case "run":
+		os.Exit(runCmd(os.Args[2:]))
+	case "step", "log-metric", "log-param", "set-tag", "log-artifact":
+		os.Exit(hookCmd(os.Args[1], os.Args[2:]))
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "aitrack: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+}
+
+func status(args []string) int {
+	fs := flag.NewFlagSet("aitrack status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack status [--json]\n\nShows the daemon, its MLflow connection and the live sessions.\n\nExample:\n  aitrack status --json | jq '.sessions[].id'\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	socket := paths.Socket(os.Getenv)
+	st, err := cli.FetchStatus(context.Background(), socket)
+	if err != nil {
+		var nd *cli.ErrNoDaemon
+		if errors.As(err, &nd) {
+			fmt.Fprintln(os.Stderr, "aitrack:", nd)
+			return 3
+		}
+		fmt.Fprintln(os.Stderr, "aitrack: status:", err)
+		return 1
+	}
+	width, _, err := term.GetSize(int(os.Stdout.Fd()))
+	if err != nil {
+		width = 0
+	}
+	if err := cli.PrintStatus(os.Stdout, st, *asJSON, width, time.Now()); err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack:", err)
+		return 1
+	}
+	return 0
+}
+
+func showConfig(args []string) int {
+	fs := flag.NewFlagSet("aitrack config", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack config\n\nPrints the effective configuration: each value and whether it came from a\nflag, the environment, the config file (with its line) or the default.\n\nExample:\n  AITRACK_EXPERIMENT=demo aitrack config\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(os.Getenv, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack:", err)
+		return 2
+	}
+	cli.PrintConfig(os.Stdout, cfg)
+	return 0
+}
+
+func shimsCmd(args []string) int {
+	home, _ := os.UserHomeDir()
+	fs := flag.NewFlagSet("aitrack shims", flag.ContinueOnError)
+	dir := fs.String("dir", filepath.Join(home, ".local", "bin"), "where the shims go")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack shims install|list [--dir DIR]\n\nInstalls or lists the NAME-with-tracking links to aitrack-wrap, one per\nprovider in the configuration (claude, codex, gemini, gpt, aider, ...).\n\nExample:\n  aitrack shims install && claude-with-tracking \"fix the failing test\"\n\n")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 || (args[0] != "install" && args[0] != "list") {
+		fs.Usage()
+		return 2
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(os.Getenv, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack:", err)
+		return 2
+	}
+	if args[0] == "list" {
+		cli.ListShims(os.Stdout, cfg, *dir)
+		return 0
+	}
+	if err := cli.InstallShims(os.Stdout, cfg, *dir); err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack:", err)
+		return 1
+	}
+	return 0
+}
+
+func runCmd(args []string) int {
+	params, tags := cli.KV{}, cli.KV{}
+	o := wrapper.Options{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	fs := flag.NewFlagSet("aitrack run", flag.ContinueOnError)
+	procedure := fs.String("procedure", "", "the procedure's name (required), searchable as params.procedure_name")
+	fs.Var(params, "param", "a run param `k=v` (repeatable)")
+	fs.Var(tags, "tag", "a run tag `k=v` (repeatable)")
+	fs.StringVar(&o.Experiment, "experiment", "", "MLflow experiment (default: the daemon's)")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack run --procedure NAME [--param k=v]... [--tag k=v]... [--experiment E] -- COMMAND [ARGS...]\n\nRuns COMMAND (interactive or not) and records it as a procedure run.\n\nExample:\n  aitrack run --procedure close-issue --param issue_number=123 -- ./close-issue.sh 123\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *procedure == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	params["procedure_name"] = *procedure
+	tags["type"] = "procedure"
+	o.Argv, o.Params, o.Tags, o.Provider = fs.Args(), params, tags, "procedure"
+	return wrapper.Run(context.Background(), o)
+}
+
+func hookCmd(name string, args []string) int {
+	fs := flag.NewFlagSet("aitrack "+name, flag.ContinueOnError)
+	stepStatus := fs.String("status", "ok", "ok or failed (step)")
+	as := fs.String("as", "", "the artifact's name in the run (log-artifact; default: the file's name)")
+	usages := map[string]string{
+		"step":         "step NAME [--status ok|failed]\n\nRecords that a step of the procedure completed.\n\nExample:\n  aitrack step fetched-issue",
+		"log-metric":   "log-metric KEY VALUE\n\nLogs a metric point on the session's run.\n\nExample:\n  aitrack log-metric frames_scanned 1200",
+		"log-param":    "log-param KEY VALUE\n\nLogs a param (it cannot change once set).\n\nExample:\n  aitrack log-param issue_number 123",
+		"set-tag":      "set-tag KEY VALUE\n\nSets a tag on the session's run.\n\nExample:\n  aitrack set-tag pr_url https://github.com/o/r/pull/7",
+		"log-artifact": "log-artifact PATH [--as NAME]\n\nAttaches a copy of the file to the session's run.\n\nExample:\n  aitrack log-artifact pr-description.md",
+	}
+	fs.Usage = func() { fmt.Fprintf(os.Stderr, "usage: aitrack %s\n\n", usages[name]); fs.PrintDefaults() }
+	// Flags may follow the positional arguments (aitrack step NAME --status failed).
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	want := map[string]int{"step": 1, "log-metric": 2, "log-param": 2, "set-tag": 2, "log-artifact": 1}[name]
+	if len(pos) != want {
+		fs.Usage()
+		return 2
+	}
+	var hook cli.Hook
+	switch name {
+	case "step":
+		hook = cli.StepHook(pos[0], *stepStatus)
+	case "log-metric":
+		hook = cli.MetricHook(pos[0], pos[1])
+	case "log-param":
+		hook = cli.ParamHook(pos[0], pos[1])
+	case "set-tag":
+		hook = cli.TagHook(pos[0], pos[1])
+	case "log-artifact":
+		hook = cli.ArtifactHook(pos[0], *as)
+	}
+	if err := cli.Annotate(context.Background(), os.Getenv, paths.Socket(os.Getenv), hook); err != nil {
+		fmt.Fprintf(os.Stderr, "aitrack %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}

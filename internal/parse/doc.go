@@ -1,0 +1,72 @@
+// Package parse turns the raw terminal output of a recorded session into
+// what the user saw: a clean plain-text transcript, typed events (commands,
+// tool uses, git and gh operations, prompts, errors, files touched) and live
+// metrics. aitrackd feeds it each session's PTY output chunk by chunk, as
+// it arrives; chunks may split anywhere.
+//
+// It is not a terminal emulator for display (no colours, no alternate
+// screen) and not a reader of the CLIs' own session logs, which hold exact
+// commands and exit codes; it is the provider-agnostic fallback that works
+// from the screen alone.
+//
+// # Pipeline
+//
+// A VT tokenizer (Paul Williams' DEC parser state machine over UTF-8,
+// bounded) drives a screen model: the main screen's rows and cursor,
+// autowrap (soft-wrapped rows are joined back into one line), scroll
+// regions, and the cursor, erase and insert/delete sequences TUIs use.
+// Lines leave the screen ("are committed") in the order they become final;
+// each committed line goes to the clean transcript and to the recognisers.
+// Alternate-screen output (full-screen TUIs, pagers) is dropped: it is
+// redrawn, not appended, and the main screen is restored afterwards.
+//
+// # When a line is committed (the redraw heuristic)
+//
+// TUIs redraw: Ink (Claude Code) erases and rewrites its live region every
+// frame, differential renderers move the cursor up and patch cells, some
+// clear the screen and print it again. Committing every version of every
+// line would repeat the transcript many times; committing only lines that
+// scroll off the top would delay every event by a screenful. So:
+//
+//   - A line written for the first time and ended by a line feed is
+//     committed at once. Plain shell output is always of this kind, so a
+//     shell session's events are live and its repeated output (the same
+//     command run twice) is committed each time.
+//   - A line changed after it was committed is committed again only once
+//     it has stopped changing for settleDelay (2 s of stream time, checked
+//     at each Write), or when it scrolls off the top, or at Close; the same
+//     holds for lines the cursor left without a line feed, except the
+//     cursor's own line (a command being typed). A spinner is thus
+//     committed in its final state, not once per frame. Such a line can
+//     reach the transcript after lines written below it later.
+//   - When a committed line is rewritten, its old text is kept as
+//     "displaced" for displacedTTL (5 s after the displacement or the
+//     line's latest erase: a TUI erasing a line every frame keeps it
+//     fresh). A line about to be committed whose text equals a displaced
+//     text claims it and is not committed: it is the same content redrawn,
+//     possibly shifted to another row. Each displaced text absorbs one line,
+//     so genuinely repeated output is counted per occurrence.
+//   - A full clear (ED 2, RIS) is a redraw for the AI CLIs (Options.Provider
+//     claude, codex or gemini): what was on screen becomes displaced. In a generic session it
+//     starts a new page, as `clear` does in a shell: rewritten lines on the
+//     old page are committed, and everything printed afterwards is new,
+//     even if identical to what was there.
+//
+// Known limits of the heuristic: with a provider set, a screen cleared and
+// refilled with lines identical to the ones it showed, within
+// displacedTTL, commits them once; a renderer that re-prints more history
+// than fits on the screen after a clear (Ink's full-height path) commits
+// that history again.
+//
+// # Recognisers
+//
+// Recognisers are small tables of line shapes (recognise.go): the
+// provider's own table first ("claude", "codex", "gemini"), then the
+// generic one (shell prompts, error messages). A line yields at most one
+// event of each kind, so each error line counts once. Every command is
+// classified (shellcmd.go): looking through `cd dir &&`, sudo/env
+// wrappers, variable assignments and pipelines, each simple command running
+// git or gh is also a git_operation or gh_operation with its subcommand.
+// Bash xtrace lines ("+ cmd") are not commands: they trace what a script
+// runs.
+package parse

@@ -28,6 +28,11 @@ Commands:
   run --procedure NAME [--param k=v]... [--tag k=v]... [--experiment E] -- COMMAND [ARGS...]
                     run COMMAND as a tracked procedure (tags.type = "procedure")
 
+  parse [--provider NAME] [--json] [--timing FILE] FILE...
+                    parse recordings (script typescripts, asciicasts) offline
+  import [--provider NAME] [--timing FILE] FILE...
+                    record old recordings as runs, once per file
+
 Inside a tracked session or procedure:
   step NAME [--status ok|failed]   record a completed step
   log-metric KEY VALUE             log a metric point
@@ -53,6 +58,10 @@ func main() {
 		os.Exit(shimsCmd(os.Args[2:]))
 	case "run":
 		os.Exit(runCmd(os.Args[2:]))
+	case "parse":
+		os.Exit(parseCmd(os.Args[2:]))
+	case "import":
+		os.Exit(importCmd(os.Args[2:]))
 	case "step", "log-metric", "log-param", "set-tag", "log-artifact":
 		os.Exit(hookCmd(os.Args[1], os.Args[2:]))
 	case "help", "-h", "--help":
@@ -215,4 +224,61 @@ func hookCmd(name string, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+func parseCmd(args []string) int {
+	fs := flag.NewFlagSet("aitrack parse", flag.ContinueOnError)
+	provider := fs.String("provider", "", "the CLI that made the recording (claude, codex, gemini); default: generic")
+	asJSON := fs.Bool("json", false, "print an object with metrics and events per file, one per line")
+	timing := fs.String("timing", "", "the typescript's timing file (script -t/-T)")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack parse [--provider NAME] [--json] [--timing FILE] FILE...\n\nParses recordings offline — util-linux script typescripts (with or without\ntheir header and footer) and asciicast v2/v3 files — and prints what the\ndaemon would have recorded.\n\nExample:\n  aitrack parse --json --provider claude session.cast | jq .metrics\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 || (*timing != "" && fs.NArg() > 1) {
+		fs.Usage()
+		return 2
+	}
+	code := 0
+	for _, f := range fs.Args() {
+		p, err := cli.ParseFile(f, *timing, *provider)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "aitrack parse:", err)
+			code = 1
+			continue
+		}
+		cli.PrintParsed(os.Stdout, p, *asJSON)
+	}
+	return code
+}
+
+func importCmd(args []string) int {
+	fs := flag.NewFlagSet("aitrack import", flag.ContinueOnError)
+	provider := fs.String("provider", "", "the CLI that made the recording (default: the recorded command's name)")
+	timing := fs.String("timing", "", "the typescript's timing file (script -t/-T)")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack import [--provider NAME] [--timing FILE] FILE...\n\nRecords existing recordings (script typescripts, asciicast v2/v3) as MLflow\nruns through aitrackd. Importing the same file twice makes one run.\n\nExample:\n  aitrack import --timing session.tm session.ts\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 || (*timing != "" && fs.NArg() > 1) {
+		fs.Usage()
+		return 2
+	}
+	code := 0
+	for _, f := range fs.Args() {
+		id, err := cli.Import(context.Background(), os.Getenv, f, *timing, *provider)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "aitrack import:", err)
+			code = 1
+			continue
+		}
+		fmt.Printf("%s: session %s\n", f, id)
+	}
+	return code
 }

@@ -139,8 +139,9 @@ type Recording struct {
 // ErrNotCast means the input does not start with an asciicast header.
 var ErrNotCast = errors.New("not an asciicast v2 or v3 recording")
 
-// Read parses a v2 or v3 recording, calling fn for each event.
-func Read(r io.Reader, fn func(Event) error) (Recording, error) {
+// Read parses a v2 or v3 recording, calling onHeader (if not nil) once the
+// header is read, then fn for each event.
+func Read(r io.Reader, onHeader func(Recording) error, fn func(Event) error) (Recording, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := br.ReadBytes('\n')
 	if err != nil && len(first) == 0 {
@@ -163,6 +164,11 @@ func Read(r io.Reader, fn func(Event) error) (Recording, error) {
 	rec := Recording{Version: h.Version, Width: h.Width, Height: h.Height, Timestamp: h.Timestamp, Command: h.Command}
 	if h.Version == 3 {
 		rec.Width, rec.Height = h.Term.Cols, h.Term.Rows
+	}
+	if onHeader != nil {
+		if err := onHeader(rec); err != nil {
+			return rec, err
+		}
 	}
 	var now time.Duration
 	for lineNo := 2; ; lineNo++ {

@@ -51,7 +51,7 @@ func TestRoundTrip(t *testing.T) {
 		cast := record(t, text, size)
 		var got strings.Builder
 		var codes []string
-		rec, err := Read(bytes.NewReader(cast), func(e Event) error {
+		rec, err := Read(bytes.NewReader(cast), nil, func(e Event) error {
 			if e.Code == "o" {
 				got.WriteString(e.Data)
 			}
@@ -76,7 +76,7 @@ func TestRoundTrip(t *testing.T) {
 func TestInvalidUTF8BecomesReplacement(t *testing.T) {
 	cast := record(t, "a\xffb\xe6", 64)
 	var got strings.Builder
-	Read(bytes.NewReader(cast), func(e Event) error {
+	Read(bytes.NewReader(cast), nil, func(e Event) error {
 		if e.Code == "o" {
 			got.WriteString(e.Data)
 		}
@@ -95,7 +95,7 @@ func TestReadV3(t *testing.T) {
 [1.0, "x", "0"]
 `
 	var times []time.Duration
-	rec, err := Read(strings.NewReader(v3), func(e Event) error { times = append(times, e.Time); return nil })
+	rec, err := Read(strings.NewReader(v3), nil, func(e Event) error { times = append(times, e.Time); return nil })
 	if err != nil || rec.Width != 120 || rec.Version != 3 {
 		t.Fatalf("rec %+v, %v", rec, err)
 	}
@@ -106,7 +106,7 @@ func TestReadV3(t *testing.T) {
 
 func TestNotCast(t *testing.T) {
 	for _, in := range []string{"", "Script started on 2026-11-25\n", `{"version": 1}` + "\n"} {
-		if _, err := Read(strings.NewReader(in), nil); err != ErrNotCast {
+		if _, err := Read(strings.NewReader(in), nil, nil); err != ErrNotCast {
 			t.Errorf("Read(%q) = %v", in, err)
 		}
 	}
@@ -152,6 +152,6 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"version": 2, "width": 80, "height": 24}` + "\n[0.1, \"o\", \"x\"]\n"))
 	f.Add([]byte(`{"version": 3, "term": {"cols": 1, "rows": 1}}` + "\n[1e308, \"o\", 5]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		Read(bytes.NewReader(b), func(Event) error { return nil })
+		Read(bytes.NewReader(b), nil, func(Event) error { return nil })
 	})
 }

@@ -61,9 +61,10 @@ lint:
 	$(GO) vet ./...
 
 # Installs what the tests need: Debian packages (when root), Go modules,
-# MLflow in .venv and the AI CLIs from npm.
+# MLflow in .venv and the AI CLIs from npm into .cache/npm.
 test-deps: venv
 	bash scripts/install-test-deps.sh
+	bash scripts/install-ai-clis.sh
 	$(GO) mod download
 
 test: test-deps check-generate

@@ -28,6 +28,7 @@ Commands:
   run --procedure NAME [--param k=v]... [--tag k=v]... [--experiment E] -- COMMAND [ARGS...]
                     run COMMAND as a tracked procedure (tags.type = "procedure")
 
+  retry [SESSION...]  deliver again the sessions MLflow refused (all by default), once you fixed the cause
   parse [--provider NAME] [--json] [--timing FILE] FILE...
                     parse recordings (script typescripts, asciicasts) offline
   import [--provider NAME] [--timing FILE] FILE...
@@ -60,6 +61,8 @@ func main() {
 		os.Exit(runCmd(os.Args[2:]))
 	case "parse":
 		os.Exit(parseCmd(os.Args[2:]))
+	case "retry":
+		os.Exit(retryCmd(os.Args[2:]))
 	case "import":
 		os.Exit(importCmd(os.Args[2:]))
 	case "step", "log-metric", "log-param", "set-tag", "log-artifact":
@@ -281,4 +284,26 @@ func importCmd(args []string) int {
 		fmt.Printf("%s: session %s\n", f, id)
 	}
 	return code
+}
+
+func retryCmd(args []string) int {
+	fs := flag.NewFlagSet("aitrack retry", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack retry [SESSION...]\n\nRe-queues sessions MLflow refused (the dead letters `aitrack status` lists),\nonce you have fixed the cause. Without arguments, all of them.\n\nExample:\n  aitrack retry\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ids, err := cli.Retry(context.Background(), paths.Socket(os.Getenv), fs.Args())
+	for _, id := range ids {
+		fmt.Println("re-queued", id)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack retry:", err)
+		return 1
+	}
+	if len(ids) == 0 {
+		fmt.Println("no dead letters")
+	}
+	return 0
 }

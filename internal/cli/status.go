@@ -45,19 +45,31 @@ func FetchStatus(ctx context.Context, socket string) (*aitrackv1.StatusResponse,
 
 // StatusJSON is `aitrack status --json`'s shape.
 type StatusJSON struct {
-	DaemonVersion     string        `json:"daemon_version"`
-	PID               int64         `json:"pid"`
-	Started           time.Time     `json:"started"`
-	UptimeSeconds     float64       `json:"uptime_seconds"`
-	TrackingURI       string        `json:"tracking_uri"`
-	TrackingReachable bool          `json:"tracking_reachable"`
-	TrackingError     string        `json:"tracking_error,omitempty"`
-	Experiment        string        `json:"experiment"`
-	Socket            string        `json:"socket"`
-	StateDir          string        `json:"state_dir"`
-	PendingSessions   uint32        `json:"pending_sessions"`
-	MLflowUI          *UIJSON       `json:"mlflow_ui,omitempty"`
-	Sessions          []SessionJSON `json:"sessions"`
+	DaemonVersion     string    `json:"daemon_version"`
+	PID               int64     `json:"pid"`
+	Started           time.Time `json:"started"`
+	UptimeSeconds     float64   `json:"uptime_seconds"`
+	TrackingURI       string    `json:"tracking_uri"`
+	TrackingReachable bool      `json:"tracking_reachable"`
+	TrackingError     string    `json:"tracking_error,omitempty"`
+	Experiment        string    `json:"experiment"`
+	Socket            string    `json:"socket"`
+	StateDir          string    `json:"state_dir"`
+	PendingSessions   uint32    `json:"pending_sessions"`
+	MLflowUI          *UIJSON   `json:"mlflow_ui,omitempty"`
+	// OldestPendingSeconds is how long the longest-waiting delivery has
+	// waited; 0 when nothing is pending.
+	OldestPendingSeconds float64          `json:"oldest_pending_seconds"`
+	LastDelivery         *time.Time       `json:"last_delivery,omitempty"`
+	DeadLetters          []DeadLetterJSON `json:"dead_letters"`
+	Sessions             []SessionJSON    `json:"sessions"`
+}
+
+// DeadLetterJSON is a session MLflow refused, in StatusJSON.
+type DeadLetterJSON struct {
+	ID    string    `json:"id"`
+	Error string    `json:"error"`
+	Time  time.Time `json:"time"`
 }
 
 // UIJSON is the local MLflow UI's state in StatusJSON.
@@ -83,6 +95,7 @@ type SessionJSON struct {
 	Commands        uint64    `json:"commands"`
 	RunID           string    `json:"run_id,omitempty"`
 	Cwd             string    `json:"cwd"`
+	Synced          bool      `json:"synced"`
 }
 
 func toJSON(s *aitrackv1.StatusResponse, now time.Time) StatusJSON {
@@ -91,7 +104,17 @@ func toJSON(s *aitrackv1.StatusResponse, now time.Time) StatusJSON {
 		DaemonVersion: s.GetDaemonVersion(), PID: s.GetPid(), Started: started, UptimeSeconds: now.Sub(started).Seconds(),
 		TrackingURI: s.GetTrackingUri(), TrackingReachable: s.GetTrackingReachable(), TrackingError: s.GetTrackingError(),
 		Experiment: s.GetExperiment(), Socket: s.GetSocket(), StateDir: s.GetStateDir(), PendingSessions: s.GetPendingSessions(),
-		Sessions: []SessionJSON{},
+		Sessions: []SessionJSON{}, DeadLetters: []DeadLetterJSON{},
+	}
+	if t := s.GetOldestPendingUnixNano(); t > 0 {
+		out.OldestPendingSeconds = now.Sub(time.Unix(0, t)).Seconds()
+	}
+	if t := s.GetLastDeliveryUnixNano(); t > 0 {
+		last := time.Unix(0, t)
+		out.LastDelivery = &last
+	}
+	for _, dl := range s.GetDeadLetters() {
+		out.DeadLetters = append(out.DeadLetters, DeadLetterJSON{ID: dl.GetSessionId(), Error: dl.GetError(), Time: time.Unix(0, dl.GetTimeUnixNano())})
 	}
 	if ui := s.GetMlflowUi(); ui != nil {
 		out.MLflowUI = &UIJSON{State: ui.GetState(), URL: ui.GetUrl(), PID: ui.GetPid(), Restarts: ui.GetRestarts(),
@@ -102,7 +125,7 @@ func toJSON(s *aitrackv1.StatusResponse, now time.Time) StatusJSON {
 		out.Sessions = append(out.Sessions, SessionJSON{
 			ID: ls.GetSessionId(), Provider: ls.GetProvider(), Command: ls.GetArgv(), PID: ls.GetChildPid(), Started: st,
 			DurationSeconds: now.Sub(st).Seconds(), BytesReceived: ls.GetBytesReceived(), Commands: ls.GetCommands(),
-			RunID: ls.GetRunId(), Cwd: ls.GetCwd(),
+			RunID: ls.GetRunId(), Cwd: ls.GetCwd(), Synced: ls.GetSynced(),
 		})
 	}
 	return out
@@ -137,7 +160,13 @@ func PrintStatus(w io.Writer, s *aitrackv1.StatusResponse, asJSON bool, width in
 		}
 	}
 	if st.PendingSessions > 0 {
-		fmt.Fprintf(w, "Pending:  %d session(s) not yet complete in MLflow\n", st.PendingSessions)
+		fmt.Fprintf(w, "Pending:  %d session(s) not yet complete in MLflow, the oldest waiting %s\n", st.PendingSessions, round(time.Duration(st.OldestPendingSeconds*float64(time.Second))))
+	}
+	if len(st.DeadLetters) > 0 {
+		fmt.Fprintf(w, "Refused:  %d session(s) MLflow refused; fix the cause, then run `aitrack retry`:\n", len(st.DeadLetters))
+		for _, dl := range st.DeadLetters {
+			fmt.Fprintf(w, "          %s  %s\n", dl.ID, dl.Error)
+		}
 	}
 	if len(st.Sessions) == 0 {
 		fmt.Fprintln(w, "No live sessions.")
@@ -146,15 +175,19 @@ func PrintStatus(w io.Writer, s *aitrackv1.StatusResponse, asJSON bool, width in
 	fmt.Fprintf(w, "\n%d live session(s):\n", len(st.Sessions))
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tPROVIDER\tPID\tSTARTED\tDURATION\tBYTES\tCMDS\tRUN\tCOMMAND")
+	fmt.Fprintln(tw, "SESSION\tPROVIDER\tPID\tDURATION\tBYTES\tCMDS\tRUN\tSYNC\tCOMMAND")
 	for _, ss := range st.Sessions {
 		run := ss.RunID
 		if run == "" {
 			run = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", ss.ID[:min(len(ss.ID), 13)], ss.Provider, ss.PID,
-			ss.Started.Local().Format("15:04:05"), round(time.Duration(ss.DurationSeconds*float64(time.Second))),
-			ss.BytesReceived, ss.Commands, run[:min(len(run), 8)], strings.Join(ss.Command, " "))
+		sync := "pending"
+		if ss.Synced {
+			sync = "synced"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\n", ss.ID[:min(len(ss.ID), 13)], ss.Provider, ss.PID,
+			round(time.Duration(ss.DurationSeconds*float64(time.Second))),
+			ss.BytesReceived, ss.Commands, run[:min(len(run), 8)], sync, strings.Join(ss.Command, " "))
 	}
 	tw.Flush()
 	for _, line := range strings.SplitAfter(b.String(), "\n") {

@@ -30,6 +30,8 @@ import (
 	"github.com/aitrack/aitrack/internal/version"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Config is the daemon's configuration.
@@ -182,7 +184,12 @@ func (d *Daemon) recover() error {
 		return fmt.Errorf("list stored sessions: %w", err)
 	}
 	for _, id := range ids {
-		if st, err := outbox.ReadState(filepath.Join(store.Dir(), id)); err == nil && st.Done {
+		dir := filepath.Join(store.Dir(), id)
+		if st, err := outbox.ReadState(dir); err == nil && st.Done {
+			continue
+		}
+		if dl, ok := outbox.ReadDead(dir); ok {
+			d.outbox.AddDead(dl)
 			continue
 		}
 		ss, err := store.Load(id)
@@ -375,6 +382,37 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// Retry re-queues dead letters after the user fixed their cause.
+func (d *Daemon) Retry(ctx context.Context, req *aitrackv1.RetryRequest) (*aitrackv1.RetryResponse, error) {
+	ids := req.GetSessionIds()
+	if len(ids) == 0 {
+		for _, dl := range d.outbox.Dead() {
+			ids = append(ids, dl.ID)
+		}
+	}
+	resp := &aitrackv1.RetryResponse{}
+	for _, id := range ids {
+		if _, ok := d.outbox.Requeue(id); !ok {
+			return resp, status.Errorf(codes.NotFound, "session %s is not a dead letter", id)
+		}
+		ss, err := d.ingester.Store().Load(id)
+		if err != nil {
+			return resp, status.Errorf(codes.Internal, "load session %s: %v", id, err)
+		}
+		t, fresh, err := d.ensure(ss)
+		ss.Close()
+		if err != nil {
+			return resp, status.Errorf(codes.Internal, "replay session %s: %v", id, err)
+		}
+		if !fresh {
+			d.outbox.Track(d.ctx, t.id)
+		}
+		resp.Requeued = append(resp.Requeued, id)
+		d.log.Info("dead letter re-queued", zap.String("session", id))
+	}
+	return resp, nil
+}
+
 // Hello implements the handshake.
 func (d *Daemon) Hello(ctx context.Context, req *aitrackv1.HelloRequest) (*aitrackv1.HelloResponse, error) {
 	return &aitrackv1.HelloResponse{DaemonVersion: version.Version, Protocol: version.Protocol, MinProtocol: version.MinProtocol, Pid: int64(os.Getpid())}, nil
@@ -407,6 +445,15 @@ func (d *Daemon) Status(ctx context.Context, req *aitrackv1.StatusRequest) (*ait
 	if err, _ := d.outbox.LastError(); err != nil && resp.TrackingReachable {
 		resp.TrackingError = "last delivery failed: " + err.Error()
 	}
+	for _, dl := range d.outbox.Dead() {
+		resp.DeadLetters = append(resp.DeadLetters, &aitrackv1.DeadLetter{SessionId: dl.ID, Error: dl.Error, TimeUnixNano: dl.Time.UnixNano()})
+	}
+	if t := d.outbox.Oldest(); !t.IsZero() {
+		resp.OldestPendingUnixNano = t.UnixNano()
+	}
+	if _, last := d.outbox.LastError(); !last.IsZero() {
+		resp.LastDeliveryUnixNano = last.UnixNano()
+	}
 	ui := d.ui.Status()
 	resp.MlflowUi = &aitrackv1.MLflowUI{State: string(ui.State), Url: ui.URL, Pid: int64(ui.PID), Restarts: uint32(ui.Restarts),
 		LastError: ui.LastError, LastLines: ui.LastLines, LogPath: ui.LogPath}
@@ -425,6 +472,7 @@ func (d *Daemon) Status(ctx context.Context, req *aitrackv1.StatusRequest) (*ait
 				Commands:      uint64(t.parser.Metrics().CommandsExecuted),
 				RunId:         d.outbox.RunID(t.id),
 				Cwd:           t.open.GetCwd(),
+				Synced:        d.outbox.Synced(t.id),
 			})
 		}
 		t.mu.Unlock()

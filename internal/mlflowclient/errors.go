@@ -93,6 +93,30 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// IsPermanent reports whether sending the same request again cannot
+// succeed until someone changes it or the server's data: a request refused
+// before sending, or a validation error (400, 404, 409, 413, 422).
+// Authentication errors (401, 403) are not permanent: they end when the
+// credentials are fixed, with no change to what is sent.
+func IsPermanent(err error) bool {
+	if errors.Is(err, ErrInvalidInput) {
+		return true
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.StatusCode {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	case http.StatusNotFound:
+		// Only MLflow's own "no such run" is about the data; a bare 404
+		// means a wrong tracking URI, which is fixed by configuration.
+		return apiErr.Code == CodeResourceDoesNotExist
+	}
+	return false
+}
+
 // IsNotFound reports whether the server said the resource does not exist.
 // A 404 that names another code (e.g. ENDPOINT_NOT_FOUND, a wrong tracking
 // URI prefix) is not "not found": it is a configuration problem.

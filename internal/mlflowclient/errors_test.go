@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -246,4 +247,26 @@ func TestTransportErrors(t *testing.T) {
 			t.Fatalf("got %v, want a non-retryable error quoting the body", err)
 		}
 	})
+}
+
+func TestIsPermanent(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{&APIError{StatusCode: 400, Code: CodeInvalidParameterValue}, true},
+		{&APIError{StatusCode: 404, Code: CodeResourceDoesNotExist}, true},
+		{&APIError{StatusCode: 404}, false}, // a wrong tracking URI prefix
+		{&APIError{StatusCode: 401}, false}, // fixed by credentials, not by changing the data
+		{&APIError{StatusCode: 403}, false},
+		{&APIError{StatusCode: 429}, false},
+		{&APIError{StatusCode: 503}, false},
+		{fmt.Errorf("wrapped: %w", ErrInvalidInput), true},
+		{errors.New("connection refused"), false},
+	}
+	for _, tt := range tests {
+		if got := IsPermanent(tt.err); got != tt.want {
+			t.Errorf("IsPermanent(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
 }

@@ -92,6 +92,7 @@ type Outbox struct {
 
 	mu       sync.Mutex
 	sessions map[string]*delivery
+	dead     map[string]DeadLetter
 	expIDs   map[string]string
 	lastErr  error
 	lastOK   time.Time
@@ -148,9 +149,34 @@ func writeState(dir string, st State) error {
 }
 
 type delivery struct {
-	id    string
-	nudge chan struct{}
-	runID string
+	id     string
+	nudge  chan struct{}
+	runID  string
+	since  time.Time // when delivery began
+	synced bool      // the last step succeeded
+}
+
+// DeadLetter is a session MLflow refused for a reason retrying cannot fix
+// (a validation error): it waits, with the error, until `aitrack retry`.
+type DeadLetter struct {
+	ID    string    `json:"id"`
+	Dir   string    `json:"-"`
+	Error string    `json:"error"`
+	Time  time.Time `json:"time"`
+}
+
+// DeadFile marks a dead-lettered session in its directory.
+const DeadFile = "dead.json"
+
+// ReadDead reads a session's dead letter, if it has one.
+func ReadDead(dir string) (DeadLetter, bool) {
+	var dl DeadLetter
+	b, err := os.ReadFile(filepath.Join(dir, DeadFile))
+	if err != nil || json.Unmarshal(b, &dl) != nil {
+		return dl, false
+	}
+	dl.Dir = dir
+	return dl, true
 }
 
 // New returns an Outbox; Track starts delivering sessions.
@@ -161,7 +187,7 @@ func New(cfg Config) *Outbox {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Outbox{cfg: cfg, sessions: make(map[string]*delivery), expIDs: make(map[string]string)}
+	return &Outbox{cfg: cfg, sessions: make(map[string]*delivery), dead: make(map[string]DeadLetter), expIDs: make(map[string]string)}
 }
 
 // Track starts delivering a session, or nudges its delivery when it is
@@ -176,7 +202,10 @@ func (o *Outbox) Track(ctx context.Context, id string) {
 		}
 		return
 	}
-	d := &delivery{id: id, nudge: make(chan struct{}, 1)}
+	if _, ok := o.dead[id]; ok {
+		return // waits for Requeue
+	}
+	d := &delivery{id: id, nudge: make(chan struct{}, 1), since: time.Now()}
 	o.sessions[id] = d
 	o.wg.Add(1)
 	go func() {
@@ -193,6 +222,56 @@ func (o *Outbox) Pending() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.sessions)
+}
+
+// Dead lists the dead letters, oldest first.
+func (o *Outbox) Dead() []DeadLetter {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := slices.Collect(maps.Values(o.dead))
+	slices.SortFunc(out, func(a, b DeadLetter) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// AddDead records a dead letter found on disk (at daemon start).
+func (o *Outbox) AddDead(dl DeadLetter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.dead[dl.ID] = dl
+}
+
+// Requeue forgets a dead letter so that Track delivers its session again.
+func (o *Outbox) Requeue(id string) (DeadLetter, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	dl, ok := o.dead[id]
+	if ok {
+		os.Remove(filepath.Join(dl.Dir, DeadFile))
+		delete(o.dead, id)
+	}
+	return dl, ok
+}
+
+// Oldest is when the longest-waiting delivery began (zero when none).
+func (o *Outbox) Oldest() time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var t time.Time
+	for _, d := range o.sessions {
+		if t.IsZero() || d.since.Before(t) {
+			t = d.since
+		}
+	}
+	return t
+}
+
+// Synced reports whether a session's last delivery step succeeded, i.e.
+// MLflow has everything the session had then.
+func (o *Outbox) Synced(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	d := o.sessions[id]
+	return d != nil && d.synced
 }
 
 // RunID is a tracked session's run id, once known.
@@ -223,7 +302,7 @@ func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 		live     map[string]float64 // metrics last logged live
 		lastLive time.Time
 		backoff  = 500 * time.Millisecond
-		failing  bool
+		lastMsg  string // logged once per change, not per attempt
 	)
 	for {
 		snap, ok := o.cfg.Source.Snapshot(d.id)
@@ -241,6 +320,9 @@ func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 			err = o.step(ctx, snap, &st, d, &live, &lastLive)
 		}
 		var wait time.Duration
+		o.mu.Lock()
+		d.synced = err == nil
+		o.mu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -248,9 +330,14 @@ func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 			o.mu.Lock()
 			o.lastErr = err
 			o.mu.Unlock()
-			if !failing {
+			if mlflowclient.IsPermanent(err) {
+				o.deadLetter(snap.Dir, d.id, err)
+				log.Error("MLflow refused this session; it waits in the dead letters until `aitrack retry`", zap.Error(err))
+				return
+			}
+			if msg := err.Error(); msg != lastMsg {
 				log.Warn("cannot deliver to MLflow yet; will retry", zap.Error(err))
-				failing = true
+				lastMsg = msg
 			}
 			wait = backoff/2 + rand.N(backoff)
 			if ra, ok := mlflowclient.RetryAfter(err); ok && ra > wait {
@@ -264,9 +351,9 @@ func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 			o.mu.Lock()
 			o.lastErr, o.lastOK = nil, time.Now()
 			o.mu.Unlock()
-			if failing {
+			if lastMsg != "" {
 				log.Info("delivering to MLflow again")
-				failing = false
+				lastMsg = ""
 			}
 			backoff = 500 * time.Millisecond
 			if st.Done {
@@ -294,6 +381,17 @@ func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+func (o *Outbox) deadLetter(dir, id string, err error) {
+	dl := DeadLetter{ID: id, Dir: dir, Error: err.Error(), Time: time.Now()}
+	b, _ := json.Marshal(dl)
+	if werr := os.WriteFile(filepath.Join(dir, DeadFile), b, 0o600); werr != nil {
+		o.cfg.Log.Error("cannot save a dead letter", zap.String("session", id), zap.Error(werr))
+	}
+	o.mu.Lock()
+	o.dead[id] = dl
+	o.mu.Unlock()
 }
 
 // step does the next piece of delivery work and saves what MLflow confirmed.

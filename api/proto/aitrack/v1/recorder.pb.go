@@ -1162,10 +1162,15 @@ type StatusResponse struct {
 	StateDir      string         `protobuf:"bytes,9,opt,name=state_dir,json=stateDir,proto3" json:"state_dir,omitempty"`
 	Sessions      []*LiveSession `protobuf:"bytes,10,rep,name=sessions,proto3" json:"sessions,omitempty"`
 	// Sessions that ended but whose runs are not yet complete in MLflow.
-	PendingSessions uint32    `protobuf:"varint,11,opt,name=pending_sessions,json=pendingSessions,proto3" json:"pending_sessions,omitempty"`
-	MlflowUi        *MLflowUI `protobuf:"bytes,12,opt,name=mlflow_ui,json=mlflowUi,proto3" json:"mlflow_ui,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	PendingSessions uint32        `protobuf:"varint,11,opt,name=pending_sessions,json=pendingSessions,proto3" json:"pending_sessions,omitempty"`
+	MlflowUi        *MLflowUI     `protobuf:"bytes,12,opt,name=mlflow_ui,json=mlflowUi,proto3" json:"mlflow_ui,omitempty"`
+	DeadLetters     []*DeadLetter `protobuf:"bytes,13,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	// When the longest-waiting delivery began; 0 when nothing is pending.
+	OldestPendingUnixNano int64 `protobuf:"varint,14,opt,name=oldest_pending_unix_nano,json=oldestPendingUnixNano,proto3" json:"oldest_pending_unix_nano,omitempty"`
+	// When MLflow last confirmed a delivery.
+	LastDeliveryUnixNano int64 `protobuf:"varint,15,opt,name=last_delivery_unix_nano,json=lastDeliveryUnixNano,proto3" json:"last_delivery_unix_nano,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -1282,6 +1287,87 @@ func (x *StatusResponse) GetMlflowUi() *MLflowUI {
 	return nil
 }
 
+func (x *StatusResponse) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetOldestPendingUnixNano() int64 {
+	if x != nil {
+		return x.OldestPendingUnixNano
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetLastDeliveryUnixNano() int64 {
+	if x != nil {
+		return x.LastDeliveryUnixNano
+	}
+	return 0
+}
+
+type DeadLetter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	TimeUnixNano  int64                  `protobuf:"varint,3,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeadLetter) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetTimeUnixNano() int64 {
+	if x != nil {
+		return x.TimeUnixNano
+	}
+	return 0
+}
+
 // MLflowUI is the local MLflow server the daemon runs, if any.
 type MLflowUI struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1299,7 +1385,7 @@ type MLflowUI struct {
 
 func (x *MLflowUI) Reset() {
 	*x = MLflowUI{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[17]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1397,7 @@ func (x *MLflowUI) String() string {
 func (*MLflowUI) ProtoMessage() {}
 
 func (x *MLflowUI) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[17]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1410,7 @@ func (x *MLflowUI) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MLflowUI.ProtoReflect.Descriptor instead.
 func (*MLflowUI) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{17}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MLflowUI) GetState() string {
@@ -1387,13 +1473,15 @@ type LiveSession struct {
 	Commands      uint64                 `protobuf:"varint,7,opt,name=commands,proto3" json:"commands,omitempty"`
 	RunId         string                 `protobuf:"bytes,8,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
 	Cwd           string                 `protobuf:"bytes,9,opt,name=cwd,proto3" json:"cwd,omitempty"`
+	// True when MLflow has everything the session had at the last delivery.
+	Synced        bool `protobuf:"varint,10,opt,name=synced,proto3" json:"synced,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LiveSession) Reset() {
 	*x = LiveSession{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[18]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1493,7 @@ func (x *LiveSession) String() string {
 func (*LiveSession) ProtoMessage() {}
 
 func (x *LiveSession) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[18]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1506,7 @@ func (x *LiveSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveSession.ProtoReflect.Descriptor instead.
 func (*LiveSession) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{18}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LiveSession) GetSessionId() string {
@@ -1484,6 +1572,13 @@ func (x *LiveSession) GetCwd() string {
 	return ""
 }
 
+func (x *LiveSession) GetSynced() bool {
+	if x != nil {
+		return x.Synced
+	}
+	return false
+}
+
 type AnnotateRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	SessionId    string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -1502,7 +1597,7 @@ type AnnotateRequest struct {
 
 func (x *AnnotateRequest) Reset() {
 	*x = AnnotateRequest{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[19]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1609,7 @@ func (x *AnnotateRequest) String() string {
 func (*AnnotateRequest) ProtoMessage() {}
 
 func (x *AnnotateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[19]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1622,7 @@ func (x *AnnotateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnotateRequest.ProtoReflect.Descriptor instead.
 func (*AnnotateRequest) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{19}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AnnotateRequest) GetSessionId() string {
@@ -1640,7 +1735,7 @@ type MetricPoint struct {
 
 func (x *MetricPoint) Reset() {
 	*x = MetricPoint{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[20]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1747,7 @@ func (x *MetricPoint) String() string {
 func (*MetricPoint) ProtoMessage() {}
 
 func (x *MetricPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[20]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1760,7 @@ func (x *MetricPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricPoint.ProtoReflect.Descriptor instead.
 func (*MetricPoint) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{20}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MetricPoint) GetKey() string {
@@ -1692,7 +1787,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[21]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +1799,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[21]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1812,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{21}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *KeyValue) GetKey() string {
@@ -1745,7 +1840,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[22]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1852,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[22]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1865,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{22}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Step) GetName() string {
@@ -1801,7 +1896,7 @@ type ArtifactFile struct {
 
 func (x *ArtifactFile) Reset() {
 	*x = ArtifactFile{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[23]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +1908,7 @@ func (x *ArtifactFile) String() string {
 func (*ArtifactFile) ProtoMessage() {}
 
 func (x *ArtifactFile) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[23]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +1921,7 @@ func (x *ArtifactFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArtifactFile.ProtoReflect.Descriptor instead.
 func (*ArtifactFile) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{23}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ArtifactFile) GetPath() string {
@@ -1851,7 +1946,7 @@ type AnnotateResponse struct {
 
 func (x *AnnotateResponse) Reset() {
 	*x = AnnotateResponse{}
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[24]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1958,7 @@ func (x *AnnotateResponse) String() string {
 func (*AnnotateResponse) ProtoMessage() {}
 
 func (x *AnnotateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_aitrack_v1_recorder_proto_msgTypes[24]
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +1971,96 @@ func (x *AnnotateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnnotateResponse.ProtoReflect.Descriptor instead.
 func (*AnnotateResponse) Descriptor() ([]byte, []int) {
-	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{24}
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{25}
+}
+
+type RetryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sessions to re-queue; empty means every dead letter.
+	SessionIds    []string `protobuf:"bytes,1,rep,name=session_ids,json=sessionIds,proto3" json:"session_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryRequest) Reset() {
+	*x = RetryRequest{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryRequest) ProtoMessage() {}
+
+func (x *RetryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryRequest.ProtoReflect.Descriptor instead.
+func (*RetryRequest) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RetryRequest) GetSessionIds() []string {
+	if x != nil {
+		return x.SessionIds
+	}
+	return nil
+}
+
+type RetryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requeued      []string               `protobuf:"bytes,1,rep,name=requeued,proto3" json:"requeued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryResponse) Reset() {
+	*x = RetryResponse{}
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryResponse) ProtoMessage() {}
+
+func (x *RetryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_aitrack_v1_recorder_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryResponse.ProtoReflect.Descriptor instead.
+func (*RetryResponse) Descriptor() ([]byte, []int) {
+	return file_aitrack_v1_recorder_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RetryResponse) GetRequeued() []string {
+	if x != nil {
+		return x.Requeued
+	}
+	return nil
 }
 
 var File_aitrack_v1_recorder_proto protoreflect.FileDescriptor
@@ -1967,7 +2151,7 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x03Ack\x12#\n" +
 	"\rcommitted_seq\x18\x01 \x01(\x04R\fcommittedSeq\x12)\n" +
 	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\"\x0f\n" +
-	"\rStatusRequest\"\xd2\x03\n" +
+	"\rStatusRequest\"\xfd\x04\n" +
 	"\x0eStatusResponse\x12%\n" +
 	"\x0edaemon_version\x18\x01 \x01(\tR\rdaemonVersion\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12&\n" +
@@ -1983,7 +2167,16 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\bsessions\x18\n" +
 	" \x03(\v2\x17.aitrack.v1.LiveSessionR\bsessions\x12)\n" +
 	"\x10pending_sessions\x18\v \x01(\rR\x0fpendingSessions\x121\n" +
-	"\tmlflow_ui\x18\f \x01(\v2\x14.aitrack.v1.MLflowUIR\bmlflowUi\"\xb9\x01\n" +
+	"\tmlflow_ui\x18\f \x01(\v2\x14.aitrack.v1.MLflowUIR\bmlflowUi\x129\n" +
+	"\fdead_letters\x18\r \x03(\v2\x16.aitrack.v1.DeadLetterR\vdeadLetters\x127\n" +
+	"\x18oldest_pending_unix_nano\x18\x0e \x01(\x03R\x15oldestPendingUnixNano\x125\n" +
+	"\x17last_delivery_unix_nano\x18\x0f \x01(\x03R\x14lastDeliveryUnixNano\"g\n" +
+	"\n" +
+	"DeadLetter\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12$\n" +
+	"\x0etime_unix_nano\x18\x03 \x01(\x03R\ftimeUnixNano\"\xb9\x01\n" +
 	"\bMLflowUI\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x10\n" +
@@ -1993,7 +2186,7 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"last_error\x18\x05 \x01(\tR\tlastError\x12\x1d\n" +
 	"\n" +
 	"last_lines\x18\x06 \x03(\tR\tlastLines\x12\x19\n" +
-	"\blog_path\x18\a \x01(\tR\alogPath\"\x8d\x02\n" +
+	"\blog_path\x18\a \x01(\tR\alogPath\"\xa5\x02\n" +
 	"\vLiveSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2004,7 +2197,9 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x0ebytes_received\x18\x06 \x01(\x04R\rbytesReceived\x12\x1a\n" +
 	"\bcommands\x18\a \x01(\x04R\bcommands\x12\x15\n" +
 	"\x06run_id\x18\b \x01(\tR\x05runId\x12\x10\n" +
-	"\x03cwd\x18\t \x01(\tR\x03cwd\"\xc9\x02\n" +
+	"\x03cwd\x18\t \x01(\tR\x03cwd\x12\x16\n" +
+	"\x06synced\x18\n" +
+	" \x01(\bR\x06synced\"\xc9\x02\n" +
 	"\x0fAnnotateRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12$\n" +
@@ -2027,12 +2222,18 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\fArtifactFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x12\n" +
-	"\x10AnnotateResponse2\x95\x02\n" +
+	"\x10AnnotateResponse\"/\n" +
+	"\fRetryRequest\x12\x1f\n" +
+	"\vsession_ids\x18\x01 \x03(\tR\n" +
+	"sessionIds\"+\n" +
+	"\rRetryResponse\x12\x1a\n" +
+	"\brequeued\x18\x01 \x03(\tR\brequeued2\xd3\x02\n" +
 	"\bRecorder\x12<\n" +
 	"\x05Hello\x12\x18.aitrack.v1.HelloRequest\x1a\x19.aitrack.v1.HelloResponse\x12C\n" +
 	"\x06Record\x12\x19.aitrack.v1.RecordRequest\x1a\x1a.aitrack.v1.RecordResponse(\x010\x01\x12?\n" +
 	"\x06Status\x12\x19.aitrack.v1.StatusRequest\x1a\x1a.aitrack.v1.StatusResponse\x12E\n" +
-	"\bAnnotate\x12\x1b.aitrack.v1.AnnotateRequest\x1a\x1c.aitrack.v1.AnnotateResponseB;Z9github.com/aitrack/aitrack/api/proto/aitrack/v1;aitrackv1b\x06proto3"
+	"\bAnnotate\x12\x1b.aitrack.v1.AnnotateRequest\x1a\x1c.aitrack.v1.AnnotateResponse\x12<\n" +
+	"\x05Retry\x12\x18.aitrack.v1.RetryRequest\x1a\x19.aitrack.v1.RetryResponseB;Z9github.com/aitrack/aitrack/api/proto/aitrack/v1;aitrackv1b\x06proto3"
 
 var (
 	file_aitrack_v1_recorder_proto_rawDescOnce sync.Once
@@ -2046,7 +2247,7 @@ func file_aitrack_v1_recorder_proto_rawDescGZIP() []byte {
 	return file_aitrack_v1_recorder_proto_rawDescData
 }
 
-var file_aitrack_v1_recorder_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_aitrack_v1_recorder_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_aitrack_v1_recorder_proto_goTypes = []any{
 	(*HelloRequest)(nil),     // 0: aitrack.v1.HelloRequest
 	(*HelloResponse)(nil),    // 1: aitrack.v1.HelloResponse
@@ -2065,22 +2266,25 @@ var file_aitrack_v1_recorder_proto_goTypes = []any{
 	(*Ack)(nil),              // 14: aitrack.v1.Ack
 	(*StatusRequest)(nil),    // 15: aitrack.v1.StatusRequest
 	(*StatusResponse)(nil),   // 16: aitrack.v1.StatusResponse
-	(*MLflowUI)(nil),         // 17: aitrack.v1.MLflowUI
-	(*LiveSession)(nil),      // 18: aitrack.v1.LiveSession
-	(*AnnotateRequest)(nil),  // 19: aitrack.v1.AnnotateRequest
-	(*MetricPoint)(nil),      // 20: aitrack.v1.MetricPoint
-	(*KeyValue)(nil),         // 21: aitrack.v1.KeyValue
-	(*Step)(nil),             // 22: aitrack.v1.Step
-	(*ArtifactFile)(nil),     // 23: aitrack.v1.ArtifactFile
-	(*AnnotateResponse)(nil), // 24: aitrack.v1.AnnotateResponse
-	nil,                      // 25: aitrack.v1.Open.ParamsEntry
-	nil,                      // 26: aitrack.v1.Open.TagsEntry
+	(*DeadLetter)(nil),       // 17: aitrack.v1.DeadLetter
+	(*MLflowUI)(nil),         // 18: aitrack.v1.MLflowUI
+	(*LiveSession)(nil),      // 19: aitrack.v1.LiveSession
+	(*AnnotateRequest)(nil),  // 20: aitrack.v1.AnnotateRequest
+	(*MetricPoint)(nil),      // 21: aitrack.v1.MetricPoint
+	(*KeyValue)(nil),         // 22: aitrack.v1.KeyValue
+	(*Step)(nil),             // 23: aitrack.v1.Step
+	(*ArtifactFile)(nil),     // 24: aitrack.v1.ArtifactFile
+	(*AnnotateResponse)(nil), // 25: aitrack.v1.AnnotateResponse
+	(*RetryRequest)(nil),     // 26: aitrack.v1.RetryRequest
+	(*RetryResponse)(nil),    // 27: aitrack.v1.RetryResponse
+	nil,                      // 28: aitrack.v1.Open.ParamsEntry
+	nil,                      // 29: aitrack.v1.Open.TagsEntry
 }
 var file_aitrack_v1_recorder_proto_depIdxs = []int32{
 	2,  // 0: aitrack.v1.Open.size:type_name -> aitrack.v1.TermSize
 	3,  // 1: aitrack.v1.Open.git:type_name -> aitrack.v1.GitInfo
-	25, // 2: aitrack.v1.Open.params:type_name -> aitrack.v1.Open.ParamsEntry
-	26, // 3: aitrack.v1.Open.tags:type_name -> aitrack.v1.Open.TagsEntry
+	28, // 2: aitrack.v1.Open.params:type_name -> aitrack.v1.Open.ParamsEntry
+	29, // 3: aitrack.v1.Open.tags:type_name -> aitrack.v1.Open.TagsEntry
 	7,  // 4: aitrack.v1.Record.output:type_name -> aitrack.v1.Output
 	8,  // 5: aitrack.v1.Record.resize:type_name -> aitrack.v1.Resize
 	9,  // 6: aitrack.v1.Record.end:type_name -> aitrack.v1.End
@@ -2091,26 +2295,29 @@ var file_aitrack_v1_recorder_proto_depIdxs = []int32{
 	5,  // 11: aitrack.v1.Batch.records:type_name -> aitrack.v1.Record
 	13, // 12: aitrack.v1.RecordResponse.opened:type_name -> aitrack.v1.Opened
 	14, // 13: aitrack.v1.RecordResponse.ack:type_name -> aitrack.v1.Ack
-	18, // 14: aitrack.v1.StatusResponse.sessions:type_name -> aitrack.v1.LiveSession
-	17, // 15: aitrack.v1.StatusResponse.mlflow_ui:type_name -> aitrack.v1.MLflowUI
-	20, // 16: aitrack.v1.AnnotateRequest.metric:type_name -> aitrack.v1.MetricPoint
-	21, // 17: aitrack.v1.AnnotateRequest.param:type_name -> aitrack.v1.KeyValue
-	21, // 18: aitrack.v1.AnnotateRequest.tag:type_name -> aitrack.v1.KeyValue
-	22, // 19: aitrack.v1.AnnotateRequest.step:type_name -> aitrack.v1.Step
-	23, // 20: aitrack.v1.AnnotateRequest.artifact:type_name -> aitrack.v1.ArtifactFile
-	0,  // 21: aitrack.v1.Recorder.Hello:input_type -> aitrack.v1.HelloRequest
-	10, // 22: aitrack.v1.Recorder.Record:input_type -> aitrack.v1.RecordRequest
-	15, // 23: aitrack.v1.Recorder.Status:input_type -> aitrack.v1.StatusRequest
-	19, // 24: aitrack.v1.Recorder.Annotate:input_type -> aitrack.v1.AnnotateRequest
-	1,  // 25: aitrack.v1.Recorder.Hello:output_type -> aitrack.v1.HelloResponse
-	12, // 26: aitrack.v1.Recorder.Record:output_type -> aitrack.v1.RecordResponse
-	16, // 27: aitrack.v1.Recorder.Status:output_type -> aitrack.v1.StatusResponse
-	24, // 28: aitrack.v1.Recorder.Annotate:output_type -> aitrack.v1.AnnotateResponse
-	25, // [25:29] is the sub-list for method output_type
-	21, // [21:25] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	19, // 14: aitrack.v1.StatusResponse.sessions:type_name -> aitrack.v1.LiveSession
+	18, // 15: aitrack.v1.StatusResponse.mlflow_ui:type_name -> aitrack.v1.MLflowUI
+	17, // 16: aitrack.v1.StatusResponse.dead_letters:type_name -> aitrack.v1.DeadLetter
+	21, // 17: aitrack.v1.AnnotateRequest.metric:type_name -> aitrack.v1.MetricPoint
+	22, // 18: aitrack.v1.AnnotateRequest.param:type_name -> aitrack.v1.KeyValue
+	22, // 19: aitrack.v1.AnnotateRequest.tag:type_name -> aitrack.v1.KeyValue
+	23, // 20: aitrack.v1.AnnotateRequest.step:type_name -> aitrack.v1.Step
+	24, // 21: aitrack.v1.AnnotateRequest.artifact:type_name -> aitrack.v1.ArtifactFile
+	0,  // 22: aitrack.v1.Recorder.Hello:input_type -> aitrack.v1.HelloRequest
+	10, // 23: aitrack.v1.Recorder.Record:input_type -> aitrack.v1.RecordRequest
+	15, // 24: aitrack.v1.Recorder.Status:input_type -> aitrack.v1.StatusRequest
+	20, // 25: aitrack.v1.Recorder.Annotate:input_type -> aitrack.v1.AnnotateRequest
+	26, // 26: aitrack.v1.Recorder.Retry:input_type -> aitrack.v1.RetryRequest
+	1,  // 27: aitrack.v1.Recorder.Hello:output_type -> aitrack.v1.HelloResponse
+	12, // 28: aitrack.v1.Recorder.Record:output_type -> aitrack.v1.RecordResponse
+	16, // 29: aitrack.v1.Recorder.Status:output_type -> aitrack.v1.StatusResponse
+	25, // 30: aitrack.v1.Recorder.Annotate:output_type -> aitrack.v1.AnnotateResponse
+	27, // 31: aitrack.v1.Recorder.Retry:output_type -> aitrack.v1.RetryResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_aitrack_v1_recorder_proto_init() }
@@ -2132,7 +2339,7 @@ func file_aitrack_v1_recorder_proto_init() {
 		(*RecordResponse_Opened)(nil),
 		(*RecordResponse_Ack)(nil),
 	}
-	file_aitrack_v1_recorder_proto_msgTypes[19].OneofWrappers = []any{
+	file_aitrack_v1_recorder_proto_msgTypes[20].OneofWrappers = []any{
 		(*AnnotateRequest_Metric)(nil),
 		(*AnnotateRequest_Param)(nil),
 		(*AnnotateRequest_Tag)(nil),
@@ -2145,7 +2352,7 @@ func file_aitrack_v1_recorder_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_aitrack_v1_recorder_proto_rawDesc), len(file_aitrack_v1_recorder_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	Recorder_Record_FullMethodName   = "/aitrack.v1.Recorder/Record"
 	Recorder_Status_FullMethodName   = "/aitrack.v1.Recorder/Status"
 	Recorder_Annotate_FullMethodName = "/aitrack.v1.Recorder/Annotate"
+	Recorder_Retry_FullMethodName    = "/aitrack.v1.Recorder/Retry"
 )
 
 // RecorderClient is the client API for Recorder service.
@@ -47,6 +48,9 @@ type RecorderClient interface {
 	// the session (aitrack step, log-metric, log-param, set-tag,
 	// log-artifact). It is stored durably before it is acknowledged.
 	Annotate(ctx context.Context, in *AnnotateRequest, opts ...grpc.CallOption) (*AnnotateResponse, error)
+	// Retry re-queues dead letters: sessions MLflow refused for a reason
+	// retrying alone cannot fix, once the user has fixed it.
+	Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error)
 }
 
 type recorderClient struct {
@@ -100,6 +104,16 @@ func (c *recorderClient) Annotate(ctx context.Context, in *AnnotateRequest, opts
 	return out, nil
 }
 
+func (c *recorderClient) Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryResponse)
+	err := c.cc.Invoke(ctx, Recorder_Retry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecorderServer is the server API for Recorder service.
 // All implementations must embed UnimplementedRecorderServer
 // for forward compatibility.
@@ -119,6 +133,9 @@ type RecorderServer interface {
 	// the session (aitrack step, log-metric, log-param, set-tag,
 	// log-artifact). It is stored durably before it is acknowledged.
 	Annotate(context.Context, *AnnotateRequest) (*AnnotateResponse, error)
+	// Retry re-queues dead letters: sessions MLflow refused for a reason
+	// retrying alone cannot fix, once the user has fixed it.
+	Retry(context.Context, *RetryRequest) (*RetryResponse, error)
 	mustEmbedUnimplementedRecorderServer()
 }
 
@@ -140,6 +157,9 @@ func (UnimplementedRecorderServer) Status(context.Context, *StatusRequest) (*Sta
 }
 func (UnimplementedRecorderServer) Annotate(context.Context, *AnnotateRequest) (*AnnotateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Annotate not implemented")
+}
+func (UnimplementedRecorderServer) Retry(context.Context, *RetryRequest) (*RetryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Retry not implemented")
 }
 func (UnimplementedRecorderServer) mustEmbedUnimplementedRecorderServer() {}
 func (UnimplementedRecorderServer) testEmbeddedByValue()                  {}
@@ -223,6 +243,24 @@ func _Recorder_Annotate_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Recorder_Retry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecorderServer).Retry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Recorder_Retry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecorderServer).Retry(ctx, req.(*RetryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Recorder_ServiceDesc is the grpc.ServiceDesc for Recorder service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -241,6 +279,10 @@ var Recorder_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Annotate",
 			Handler:    _Recorder_Annotate_Handler,
+		},
+		{
+			MethodName: "Retry",
+			Handler:    _Recorder_Retry_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

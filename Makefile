@@ -67,8 +67,10 @@ test-deps: venv
 	bash scripts/install-ai-clis.sh
 	$(GO) mod download
 
+# Packages run one at a time: several of them start a real MLflow server,
+# and two of those at once on a 2-core machine make every test slow.
 test: test-deps check-generate
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -p 1 -timeout $(TEST_TIMEOUT) ./...
 
 ifeq ($(MLFLOW),$(CURDIR)/$(VENV)/bin/mlflow)
 RUN_DEPS := $(VENV_STAMP)

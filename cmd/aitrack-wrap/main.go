@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/aitrack/aitrack/internal/cli"
 	"github.com/aitrack/aitrack/internal/config"
+	"github.com/aitrack/aitrack/internal/flagkv"
+	"github.com/aitrack/aitrack/internal/mlflowkey"
 	"github.com/aitrack/aitrack/internal/wrapper"
 )
 
@@ -38,7 +39,7 @@ func main() {
 		}
 		o.Provider, o.Argv = provider, append(append([]string(nil), command...), os.Args[1:]...)
 	} else {
-		params, tags := cli.KV{}, cli.KV{}
+		params, tags := flagkv.KV{}, flagkv.KV{}
 		fs := flag.NewFlagSet("aitrack-wrap", flag.ContinueOnError)
 		fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
 		fs.StringVar(&o.Provider, "provider", "", "the AI CLI's name (default: the command's name)")
@@ -54,6 +55,15 @@ func main() {
 			os.Exit(2)
 		}
 		o.Argv, o.Params, o.Tags = fs.Args(), params, tags
+		// A key MLflow would refuse is refused here, before anything runs.
+		for kind, kv := range map[string]flagkv.KV{"param": params, "tag": tags} {
+			for k := range kv {
+				if err := mlflowkey.Validate(kind, k); err != nil {
+					fmt.Fprintln(os.Stderr, "aitrack-wrap:", err)
+					os.Exit(2)
+				}
+			}
+		}
 	}
 	os.Exit(wrapper.Run(context.Background(), o))
 }

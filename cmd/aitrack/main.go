@@ -13,7 +13,12 @@ import (
 
 	"github.com/aitrack/aitrack/internal/cli"
 	"github.com/aitrack/aitrack/internal/config"
+	"github.com/aitrack/aitrack/internal/flagkv"
+	"github.com/aitrack/aitrack/internal/logging"
+	"github.com/aitrack/aitrack/internal/mlflowclient"
+	"github.com/aitrack/aitrack/internal/mlflowkey"
 	"github.com/aitrack/aitrack/internal/paths"
+	"github.com/aitrack/aitrack/internal/version"
 	"github.com/aitrack/aitrack/internal/wrapper"
 	"golang.org/x/term"
 )
@@ -21,7 +26,11 @@ import (
 const usage = `usage: aitrack COMMAND [flags]
 
 Commands:
-  status [--json]   the daemon, its MLflow connection and the live sessions
+  status [--json] [--watch]   the daemon, its MLflow connection and the live sessions
+  doctor            check the set-up and say how to fix what is wrong
+  ui                print the MLflow UI's address and open it in a browser
+  logs [-f]         show the daemon's log (when it runs as a service)
+  version           the client's and the daemon's versions
   config            the effective configuration and where each value came from
   shims install [--dir DIR]   link claude-with-tracking, codex-with-tracking, ... to aitrack-wrap
   shims list [--dir DIR]      show the shims and whether each program is on PATH
@@ -55,6 +64,14 @@ func main() {
 		os.Exit(status(os.Args[2:]))
 	case "config":
 		os.Exit(showConfig(os.Args[2:]))
+	case "doctor":
+		os.Exit(doctorCmd(os.Args[2:]))
+	case "version":
+		os.Exit(versionCmd(os.Args[2:]))
+	case "ui":
+		os.Exit(uiCmd(os.Args[2:]))
+	case "logs":
+		os.Exit(logsCmd(os.Args[2:]))
 	case "shims":
 		os.Exit(shimsCmd(os.Args[2:]))
 	case "run":
@@ -78,6 +95,7 @@ func main() {
 func status(args []string) int {
 	fs := flag.NewFlagSet("aitrack status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	watch := fs.Bool("watch", false, "refresh every two seconds until interrupted")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, "usage: aitrack status [--json]\n\nShows the daemon, its MLflow connection and the live sessions.\n\nExample:\n  aitrack status --json | jq '.sessions[].id'\n\n")
 		fs.PrintDefaults()
@@ -86,22 +104,97 @@ func status(args []string) int {
 		return 2
 	}
 	socket := paths.Socket(os.Getenv)
-	st, err := cli.FetchStatus(context.Background(), socket)
-	if err != nil {
-		var nd *cli.ErrNoDaemon
-		if errors.As(err, &nd) {
-			fmt.Fprintln(os.Stderr, "aitrack:", nd)
-			return 3
+	for {
+		st, err := cli.FetchStatus(context.Background(), socket)
+		if err != nil {
+			var nd *cli.ErrNoDaemon
+			if errors.As(err, &nd) {
+				fmt.Fprintln(os.Stderr, "aitrack:", nd)
+				return 3
+			}
+			fmt.Fprintln(os.Stderr, "aitrack: status:", err)
+			return 1
 		}
-		fmt.Fprintln(os.Stderr, "aitrack: status:", err)
+		width, _, err := term.GetSize(int(os.Stdout.Fd()))
+		if err != nil {
+			width = 0
+		}
+		if *watch {
+			fmt.Print("\x1b[H\x1b[2J") // redraw in place
+		}
+		if err := cli.PrintStatus(os.Stdout, st, *asJSON, width, time.Now()); err != nil {
+			fmt.Fprintln(os.Stderr, "aitrack:", err)
+			return 1
+		}
+		if !*watch {
+			return 0
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func doctorCmd(args []string) int {
+	fs := flag.NewFlagSet("aitrack doctor", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack doctor\n\nChecks that the daemon runs, its socket is private, MLflow is installed and\nreachable, the clock is sane, and the service and shims are installed; says\nhow to fix each problem, and exits non-zero when a required check fails.\n\nExample:\n  aitrack doctor\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(os.Getenv, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack:", err)
+		return 2
+	}
+	if !cli.PrintChecks(os.Stdout, cli.Doctor(context.Background(), cfg, mlflowclient.ConfigFromEnv(os.Getenv))) {
 		return 1
 	}
-	width, _, err := term.GetSize(int(os.Stdout.Fd()))
+	return 0
+}
+
+func versionCmd(args []string) int {
+	fmt.Printf("aitrack %s (protocol %d)\n", version.Version, version.Protocol)
+	v, err := cli.DaemonVersion(context.Background(), paths.Socket(os.Getenv))
 	if err != nil {
-		width = 0
+		fmt.Println("aitrackd: not running")
+		return 0
 	}
-	if err := cli.PrintStatus(os.Stdout, st, *asJSON, width, time.Now()); err != nil {
+	fmt.Printf("aitrackd %s (protocol %d)\n", v.GetDaemonVersion(), v.GetProtocol())
+	if v.GetDaemonVersion() != version.Version {
+		fmt.Fprintln(os.Stderr, "warning: the daemon's version differs from this client's; restart aitrackd after upgrading")
+	}
+	return 0
+}
+
+func uiCmd(args []string) int {
+	st, err := cli.FetchStatus(context.Background(), paths.Socket(os.Getenv))
+	url := ""
+	if err == nil {
+		url = st.GetTrackingUri()
+	} else if cfg, cerr := config.Load(os.Getenv, nil); cerr == nil {
+		url = cfg.TrackingURI
+	}
+	fmt.Println(url)
+	cli.OpenBrowser(url)
+	return 0
+}
+
+func logsCmd(args []string) int {
+	fs := flag.NewFlagSet("aitrack logs", flag.ContinueOnError)
+	follow := fs.Bool("f", false, "keep printing new lines")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, "usage: aitrack logs [-f]\n\nPrints the daemon's log file (written when aitrackd runs as a service; in\nthe foreground it logs to its terminal).\n\nExample:\n  aitrack logs -f\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(os.Getenv, nil)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "aitrack:", err)
+		return 2
+	}
+	if err := cli.TailLog(context.Background(), os.Stdout, filepath.Join(cfg.StateDir, logging.File), *follow); err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack logs:", err)
 		return 1
 	}
 	return 0
@@ -156,7 +249,7 @@ func shimsCmd(args []string) int {
 }
 
 func runCmd(args []string) int {
-	params, tags := cli.KV{}, cli.KV{}
+	params, tags := flagkv.KV{}, flagkv.KV{}
 	o := wrapper.Options{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	fs := flag.NewFlagSet("aitrack run", flag.ContinueOnError)
 	procedure := fs.String("procedure", "", "the procedure's name (required), searchable as params.procedure_name")
@@ -173,6 +266,14 @@ func runCmd(args []string) int {
 	if *procedure == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return 2
+	}
+	for kind, kv := range map[string]flagkv.KV{"param": params, "tag": tags} {
+		for k := range kv {
+			if err := mlflowkey.Validate(kind, k); err != nil {
+				fmt.Fprintln(os.Stderr, "aitrack run:", err)
+				return 2
+			}
+		}
 	}
 	params["procedure_name"] = *procedure
 	tags["type"] = "procedure"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aitrack/aitrack/internal/config"
 	"github.com/aitrack/aitrack/internal/daemon"
+	"github.com/aitrack/aitrack/internal/ingest"
 	"github.com/aitrack/aitrack/internal/logging"
 	"github.com/aitrack/aitrack/internal/mlflowclient"
 	"github.com/aitrack/aitrack/internal/procfacts"
@@ -92,6 +93,7 @@ func main() {
 		MLflowUI:   cfg.MLflowUI,
 		MLflowBin:  cfg.MLflowBin,
 		Procedures: procedures,
+		Limits:     ingest.Limits{MaxSessions: cfg.MaxSessions, MaxBytesPerSecond: int64(cfg.MaxSessionMBPerSecond) << 20},
 		Log:        log,
 	})
 	if err != nil {

@@ -1,3 +1,6 @@
+// Package cli holds the logic of the `aitrack` subcommands (status, doctor,
+// shims, hooks, import, parse, retry...), so that cmd/aitrack/main.go only
+// parses flags and wires. aitrack-wrap does not import it.
 package cli
 
 import (

@@ -32,6 +32,9 @@ type File struct {
 		MLflowUI    *bool   `toml:"mlflow_ui"`
 		MLflowBin   *string `toml:"mlflow_bin"`
 		LogLevel    *string `toml:"log_level"`
+		// Limits on what one client can make the daemon do.
+		MaxSessions           *int `toml:"max_sessions"`
+		MaxSessionMBPerSecond *int `toml:"max_session_mb_per_second"`
 	} `toml:"daemon"`
 	// Providers maps a provider (the NAME of NAME-with-tracking) to the
 	// command it runs.
@@ -65,7 +68,11 @@ type Config struct {
 	MLflowUI    bool
 	MLflowBin   string
 	LogLevel    string
-	Providers   map[string]Provider
+	// MaxSessions and MaxSessionMBPerSecond bound the streams (see
+	// ingest.Limits).
+	MaxSessions           int
+	MaxSessionMBPerSecond int
+	Providers             map[string]Provider
 	// ProcedurePatterns are the user's prompt patterns (see procfacts).
 	ProcedurePatterns []string
 	// Path is the config file read, or the one that would be read.
@@ -139,6 +146,27 @@ func Load(getenv paths.Getenv, flags map[string]string) (*Config, error) {
 	uiStr := r.str("daemon.mlflow_ui", "AITRACK_MLFLOW_UI", ui, "true")
 	if c.MLflowUI, err = strconv.ParseBool(uiStr); err != nil {
 		return nil, r.bad("daemon.mlflow_ui", uiStr, "true or false")
+	}
+	for _, lim := range []struct {
+		key string
+		v   *int
+		def int
+		out *int
+	}{
+		{"daemon.max_sessions", f.Daemon.MaxSessions, 256, &c.MaxSessions},
+		{"daemon.max_session_mb_per_second", f.Daemon.MaxSessionMBPerSecond, 32, &c.MaxSessionMBPerSecond},
+	} {
+		var fv *string
+		if lim.v != nil {
+			s := strconv.Itoa(*lim.v)
+			fv = &s
+		}
+		v := r.str(lim.key, "", fv, strconv.Itoa(lim.def))
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, r.bad(lim.key, v, "a whole number of at least 1")
+		}
+		*lim.out = n
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	aitrackv1 "github.com/aitrack/aitrack/api/proto/aitrack/v1"
-	"github.com/aitrack/aitrack/internal/mlflowclient"
+	"github.com/aitrack/aitrack/internal/mlflowkey"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -46,7 +46,7 @@ func (d *Daemon) Annotate(ctx context.Context, req *aitrackv1.AnnotateRequest) (
 		return nil, status.Error(codes.InvalidArgument, "annotation has no known kind")
 	}
 	if key != "" {
-		if err := mlflowclient.ValidateKey(kind, key); err != nil {
+		if err := mlflowkey.Validate(kind, key); err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}

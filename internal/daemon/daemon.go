@@ -22,6 +22,7 @@ import (
 	"github.com/aitrack/aitrack/internal/ingest"
 	"github.com/aitrack/aitrack/internal/ipc"
 	"github.com/aitrack/aitrack/internal/mlflowclient"
+	"github.com/aitrack/aitrack/internal/mlflowkey"
 	"github.com/aitrack/aitrack/internal/mlflowui"
 	"github.com/aitrack/aitrack/internal/outbox"
 	"github.com/aitrack/aitrack/internal/paths"
@@ -46,7 +47,9 @@ type Config struct {
 	MLflowBin string
 	// Procedures derives params from AI sessions' prompts.
 	Procedures *procfacts.Extractor
-	Log        *zap.Logger
+	// Limits bound what one client can make the daemon do.
+	Limits ingest.Limits
+	Log    *zap.Logger
 	// SweepInterval is how often spool files and dead wrappers are looked
 	// for (default 2s).
 	SweepInterval time.Duration
@@ -107,7 +110,9 @@ func Run(ctx context.Context, cfg Config) error {
 		trackers: make(map[string]*tracker),
 		spools:   make(map[string]int64),
 	}
-	d.ingester = ingest.New(store, d, log.Named("ingest"))
+	limits := cfg.Limits
+	limits.ValidateOpen = validateLabels
+	d.ingester = ingest.New(store, d, log.Named("ingest"), limits)
 	d.outbox = outbox.New(outbox.Config{Client: client, Source: d, Log: log.Named("outbox"), OnDone: d.delivered})
 
 	lis, err := ipc.Listen(cfg.Socket)
@@ -367,6 +372,22 @@ func (d *Daemon) sweep() {
 		os.Remove(spool.Path(dir, t.id))
 		d.log.Warn("wrapper gone; session closed as killed", zap.String("session", t.id))
 	}
+}
+
+// validateLabels refuses at the start a session whose params or tags MLflow
+// would refuse at the end.
+func validateLabels(o *aitrackv1.Open) error {
+	for k := range o.GetParams() {
+		if err := mlflowkey.Validate("param", k); err != nil {
+			return err
+		}
+	}
+	for k := range o.GetTags() {
+		if err := mlflowkey.Validate("tag", k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func alive(pid int64) bool {

@@ -78,7 +78,7 @@ func TestStalledDaemon(t *testing.T) {
 		time.Sleep(wait) // the daemon stays stalled for 10 s in all
 	}
 	d.cmd.Process.Signal(syscall.SIGCONT)
-	run := e.finishedRun(`params.scenario = "stalled"`, 90*time.Second)
+	run := e.finishedRun(`params.scenario = "stalled"`, 180*time.Second)
 	raw := e.artifact(run, "transcript.raw")
 	if sha256.Sum256([]byte(raw)) != sha256.Sum256([]byte(out)) {
 		t.Fatalf("transcript (%d bytes) differs from the terminal's %d bytes", len(raw), len(out))
@@ -125,7 +125,7 @@ func TestByteExact50MB(t *testing.T) {
 	if code != 0 || !strings.HasSuffix(out, "BYTES-END\r\n") || len(out) < 50_000_000 {
 		t.Fatalf("exit %d, %d bytes", code, len(out))
 	}
-	run := e.finishedRun(`params.scenario = "50mb"`, 120*time.Second)
+	run := e.finishedRun(`params.scenario = "50mb"`, 180*time.Second)
 	sid, _ := run.Tag("aitrack.session_id")
 	if stored := e.storedOutput(sid); sha256.Sum256([]byte(stored)) != sha256.Sum256([]byte(out)) {
 		t.Fatalf("stored %d bytes, terminal %d bytes: not the same bytes", len(stored), len(out))

@@ -9,17 +9,21 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
+	"time"
 
 	aitrackv1 "github.com/aitrack/aitrack/api/proto/aitrack/v1"
 	"github.com/aitrack/aitrack/internal/spool"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // Observer learns what was stored. Its methods are called with the session's
@@ -35,14 +39,50 @@ type Observer interface {
 	Detached(ss *Session, err error)
 }
 
+// Limits bound what one client can make the daemon do, so that a broken or
+// hostile client hurts only its own stream.
+type Limits struct {
+	// MaxSessions is how many sessions may stream at once (default 256).
+	MaxSessions int
+	// MaxBytesPerSecond is one session's output rate above which the
+	// daemon slows its acknowledgements (back-pressure: the wrapper keeps
+	// the data, then spools it); default 32 MiB/s.
+	MaxBytesPerSecond int64
+	// MaxBatchesPerSecond bounds one session's messages, each a disk
+	// sync (default 500).
+	MaxBatchesPerSecond int
+	// MaxOpenBytes bounds an Open: argv, params, tags (default 1 MiB).
+	MaxOpenBytes int
+	// ValidateOpen, if set, refuses an Open the daemon could never deliver
+	// (e.g. a param key MLflow rejects), with a message for the user.
+	ValidateOpen func(*aitrackv1.Open) error
+}
+
+func (l *Limits) defaults() {
+	if l.MaxSessions == 0 {
+		l.MaxSessions = 256
+	}
+	if l.MaxBytesPerSecond == 0 {
+		l.MaxBytesPerSecond = 32 << 20
+	}
+	if l.MaxBatchesPerSecond == 0 {
+		l.MaxBatchesPerSecond = 500
+	}
+	if l.MaxOpenBytes == 0 {
+		l.MaxOpenBytes = 1 << 20
+	}
+}
+
 // Ingester accepts sessions into a Store.
 type Ingester struct {
-	store *Store
-	obs   Observer
-	log   *zap.Logger
+	store  *Store
+	obs    Observer
+	log    *zap.Logger
+	limits Limits
 
 	mu       sync.Mutex
 	sessions map[string]*entry
+	streams  int
 }
 
 type entry struct {
@@ -52,8 +92,9 @@ type entry struct {
 }
 
 // New returns an Ingester storing into store.
-func New(store *Store, obs Observer, log *zap.Logger) *Ingester {
-	return &Ingester{store: store, obs: obs, log: log, sessions: make(map[string]*entry)}
+func New(store *Store, obs Observer, log *zap.Logger, limits Limits) *Ingester {
+	limits.defaults()
+	return &Ingester{store: store, obs: obs, log: log, limits: limits, sessions: make(map[string]*entry)}
 }
 
 // Store is the Ingester's session store.
@@ -71,8 +112,26 @@ func (in *Ingester) acquire(open *aitrackv1.Open) (*entry, error) {
 		e = &entry{ss: ss}
 		in.sessions[open.GetSessionId()] = e
 	}
+	if !sameSession(e.ss.Open(), open) {
+		if e.streams == 0 {
+			delete(in.sessions, e.ss.ID())
+			e.ss.Close()
+		}
+		return nil, fmt.Errorf("%w: session id %s belongs to another session", ErrCollision, open.GetSessionId())
+	}
 	e.streams++
 	return e, nil
+}
+
+// ErrCollision means a client claimed another session's id.
+var ErrCollision = errors.New("session id collision")
+
+// sameSession tells a reconnecting wrapper (or a re-imported recording)
+// from a different session that claims the same id.
+func sameSession(stored, open *aitrackv1.Open) bool {
+	return stored.GetStartUnixNano() == open.GetStartUnixNano() &&
+		stored.GetProvider() == open.GetProvider() &&
+		slices.Equal(stored.GetArgv(), open.GetArgv())
 }
 
 func (in *Ingester) release(e *entry) {
@@ -85,14 +144,21 @@ func (in *Ingester) release(e *entry) {
 	}
 }
 
-func validOpen(o *aitrackv1.Open) error {
+func (in *Ingester) validOpen(o *aitrackv1.Open) error {
 	switch {
+	case o != nil && proto.Size(o) > in.limits.MaxOpenBytes:
+		return fmt.Errorf("the Open is %d bytes, more than the %d allowed", proto.Size(o), in.limits.MaxOpenBytes)
 	case o == nil:
 		return errors.New("the first message must be an Open")
 	case !spool.ValidID(o.GetSessionId()):
 		return fmt.Errorf("invalid session id %q: want 1 to 64 of [A-Za-z0-9_-]", o.GetSessionId())
 	case len(o.GetArgv()) == 0:
 		return errors.New("the Open has no argv")
+	case len(o.GetParams()) > 100 || len(o.GetTags()) > 100:
+		return fmt.Errorf("%d params and %d tags: at most 100 of each", len(o.GetParams()), len(o.GetTags()))
+	}
+	if in.limits.ValidateOpen != nil {
+		return in.limits.ValidateOpen(o)
 	}
 	return nil
 }
@@ -114,15 +180,34 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 		return err
 	}
 	open := first.GetOpen()
-	if err := validOpen(open); err != nil {
+	if err := in.validOpen(open); err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	in.mu.Lock()
+	full := in.streams >= in.limits.MaxSessions
+	if !full {
+		in.streams++
+	}
+	in.mu.Unlock()
+	if full {
+		return status.Errorf(codes.ResourceExhausted, "%d sessions are streaming already, the limit: this one will be spooled and taken later", in.limits.MaxSessions)
+	}
+	defer func() {
+		in.mu.Lock()
+		in.streams--
+		in.mu.Unlock()
+	}()
 	e, err := in.acquire(open)
+	if errors.Is(err, ErrCollision) {
+		in.log.Warn("refused a session claiming another's id", zap.String("session", open.GetSessionId()))
+		return status.Error(codes.AlreadyExists, err.Error())
+	}
 	if err != nil {
 		in.log.Error("cannot store session", zap.String("session", open.GetSessionId()), zap.Error(err))
 		return status.Errorf(codes.Internal, "store session: %v", err)
 	}
 	defer in.release(e)
+	pace := newPacer(in.limits.MaxBytesPerSecond, in.limits.MaxBatchesPerSecond)
 	e.mu.Lock()
 	seq, off := e.ss.Committed()
 	in.obs.Attached(e.ss)
@@ -144,6 +229,10 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 		batch := req.GetBatch()
 		if batch == nil {
 			err := status.Error(codes.InvalidArgument, "after the Open, only Batch messages are allowed")
+			in.detach(e, err)
+			return err
+		}
+		if err := pace.wait(stream.Context(), batch); err != nil {
 			in.detach(e, err)
 			return err
 		}
@@ -192,7 +281,7 @@ func (in *Ingester) IngestSpool(path string) (ended bool, err error) {
 	_, err = spool.Read(f, func(m *aitrackv1.RecordRequest) error {
 		if e == nil {
 			open := m.GetOpen()
-			if err := validOpen(open); err != nil {
+			if err := in.validOpen(open); err != nil {
 				return err
 			}
 			e, err = in.acquire(open)
@@ -246,4 +335,34 @@ func (in *Ingester) Abandon(id string, at int64, reason string) error {
 	seq, _ := e.ss.Committed()
 	end := &aitrackv1.Record{Seq: seq + 1, TimeUnixNano: at, Kind: &aitrackv1.Record_End{End: &aitrackv1.End{ExitCode: -1, Signal: 9, Error: reason}}}
 	return in.append(e, []*aitrackv1.Record{end})
+}
+
+// pacer holds one stream to its byte and message budgets by delaying it:
+// the wrapper then waits for acknowledgements and, past its memory limit,
+// spools. Nothing is dropped.
+type pacer struct {
+	bytesPerSec, batchesPerSec float64
+	start                      time.Time
+	bytes, batches             float64
+}
+
+func newPacer(bytesPerSec int64, batchesPerSec int) *pacer {
+	return &pacer{bytesPerSec: float64(bytesPerSec), batchesPerSec: float64(batchesPerSec), start: time.Now()}
+}
+
+func (p *pacer) wait(ctx context.Context, b *aitrackv1.Batch) error {
+	for _, r := range b.GetRecords() {
+		p.bytes += float64(len(r.GetOutput().GetData()))
+	}
+	p.batches++
+	// Each budget allows a second's worth of burst.
+	due := max(p.bytes/p.bytesPerSec, p.batches/p.batchesPerSec) - 1
+	if d := time.Duration(due*float64(time.Second)) - time.Since(p.start); d > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return nil
 }

@@ -3,15 +3,12 @@ package mlflowclient
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
-	"unicode"
+	"github.com/aitrack/aitrack/internal/mlflowkey"
 	"unicode/utf8"
 )
 
 // MLflow's limits (mlflow/utils/validation.py, 3.x).
 const (
-	maxKeyLength        = 250
 	maxParamValueLength = 6000
 	maxTagValueLength   = 8000
 	maxMetricsPerBatch  = 1000
@@ -150,7 +147,7 @@ func prepareParams(params []Param) ([]wireKeyValue, error) {
 	seen := make(map[string]bool, len(params))
 	out := make([]wireKeyValue, 0, len(params))
 	for _, p := range params {
-		if err := ValidateKey("param", p.Key); err != nil {
+		if err := validateKey("param", p.Key); err != nil {
 			return nil, err
 		}
 		if seen[p.Key] {
@@ -166,7 +163,7 @@ func prepareParams(params []Param) ([]wireKeyValue, error) {
 func prepareTags(tags []Tag) ([]wireKeyValue, error) {
 	out := make([]wireKeyValue, 0, len(tags))
 	for _, t := range tags {
-		if err := ValidateKey("tag", t.Key); err != nil {
+		if err := validateKey("tag", t.Key); err != nil {
 			return nil, err
 		}
 		out = append(out, wireKeyValue{Key: t.Key, Value: truncateValue(t.Value, maxTagValueLength)})
@@ -177,7 +174,7 @@ func prepareTags(tags []Tag) ([]wireKeyValue, error) {
 func prepareMetrics(metrics []Metric) ([]wireMetric, error) {
 	out := make([]wireMetric, 0, len(metrics))
 	for _, m := range metrics {
-		if err := ValidateKey("metric", m.Key); err != nil {
+		if err := validateKey("metric", m.Key); err != nil {
 			return nil, err
 		}
 		if m.Timestamp.IsZero() || m.Timestamp.UnixMilli() < 0 {
@@ -188,41 +185,12 @@ func prepareMetrics(metrics []Metric) ([]wireMetric, error) {
 	return out, nil
 }
 
-// ValidateKey applies MLflow's rules for metric, param and tag keys
-// (validate_param_and_metric_name, path_not_unique): at most 250
-// characters of letters, digits, "_-. /:", and unchanged by path
-// normalisation.
-func ValidateKey(kind, key string) error {
-	bad := func(reason string) error {
-		return fmt.Errorf("%w: %s key %q %s", ErrInvalidInput, kind, shorten(key, 80), reason)
-	}
-	if key == "" {
-		return bad("is empty")
-	}
-	if n := utf8.RuneCountInString(key); n > maxKeyLength {
-		return bad(fmt.Sprintf("has %d characters; MLflow allows at most %d", n, maxKeyLength))
-	}
-	if !utf8.ValidString(key) {
-		return bad("is not valid UTF-8")
-	}
-	for _, r := range key {
-		if !keyRune(r) {
-			return bad(fmt.Sprintf("contains %q; MLflow keys may only hold letters, digits, spaces and _ - . / :", r))
-		}
-	}
-	if key != path.Clean(key) || key == "." || strings.HasPrefix(key, "..") || strings.HasPrefix(key, "/") {
-		return bad("is not a normalised path: no leading or trailing /, no //, no . or .. segments, no leading ..")
+// validateKey refuses, before sending, a key MLflow would refuse.
+func validateKey(kind, key string) error {
+	if err := mlflowkey.Validate(kind, key); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	return nil
-}
-
-// keyRune mirrors Python's Unicode-aware [/\w.\- :].
-func keyRune(r rune) bool {
-	switch r {
-	case '/', '_', '.', '-', ' ', ':':
-		return true
-	}
-	return unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
 // truncateValue cuts v to at most limit characters (MLflow counts code

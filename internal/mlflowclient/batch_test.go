@@ -15,7 +15,7 @@ func TestValidateKey(t *testing.T) {
 	for _, key := range []string{
 		"loss", "a/b", "system/cpu_utilization_percentage", "x:y", "a.b-c d_e", "système", "指标", "a/.b", "a..b", strings.Repeat("k", 250),
 	} {
-		if err := ValidateKey("metric", key); err != nil {
+		if err := validateKey("metric", key); err != nil {
 			t.Errorf("valid key %q rejected: %v", key, err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestValidateKey(t *testing.T) {
 		{"\xff", "UTF-8"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			err := ValidateKey("tag", tc.key)
+			err := validateKey("tag", tc.key)
 			if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), "tag key") {
 				t.Fatalf("got %v, want ErrInvalidInput naming the tag key and %q", err, tc.reason)
 			}

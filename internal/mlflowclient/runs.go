@@ -168,7 +168,7 @@ func (c *Client) FindRunByTag(ctx context.Context, experimentID, key, value stri
 // has no escapes, so the quote must be one the value does not contain, and
 // a backslash would be read as one.
 func tagEqualsFilter(key, value string) (string, error) {
-	if err := ValidateKey("tag", key); err != nil {
+	if err := validateKey("tag", key); err != nil {
 		return "", err
 	}
 	quote := "'"

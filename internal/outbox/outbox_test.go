@@ -126,7 +126,7 @@ func TestDeliversLiveThenFinal(t *testing.T) {
 	o.Track(ctx, "live-1")
 
 	// Live: the run exists and shows the metric while the session runs.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		runs := runsFor(t, c, src.snap.Experiment, "live-1")
 		if len(runs) == 1 {

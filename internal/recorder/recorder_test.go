@@ -49,7 +49,7 @@ func startDaemon(t *testing.T, socket, storeDir string, svc func(*ingest.Ingeste
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	aitrackv1.RegisterRecorderServer(srv, svc(ingest.New(store, nopObserver{}, zap.NewNop())))
+	aitrackv1.RegisterRecorderServer(srv, svc(ingest.New(store, nopObserver{}, zap.NewNop(), ingest.Limits{})))
 	go srv.Serve(lis)
 	d := &daemon{srv: srv, store: store}
 	t.Cleanup(srv.Stop)
@@ -96,7 +96,7 @@ func stored(t *testing.T, store *ingest.Store, id string) (string, bool) {
 // ingestSpool hands a spool file to a fresh ingester, as the daemon does.
 func ingestSpool(t *testing.T, store *ingest.Store, path string) {
 	t.Helper()
-	in := ingest.New(store, nopObserver{}, zap.NewNop())
+	in := ingest.New(store, nopObserver{}, zap.NewNop(), ingest.Limits{})
 	if _, err := in.IngestSpool(path); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package cli holds what the aitrack commands share: flag types, the
-// daemon connection, and the `aitrack` subcommands' logic, so that each
-// cmd/*/main.go only parses flags and wires.
-package cli
+// Package flagkv holds the small flag helpers the three commands share:
+// the repeatable key=value flag and environment defaults. It is tiny on
+// purpose: aitrack-wrap imports it.
+package flagkv
 
 import (
 	"fmt"

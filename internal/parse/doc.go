@@ -4,10 +4,9 @@
 // metrics. aitrackd feeds it each session's PTY output chunk by chunk, as
 // it arrives; chunks may split anywhere.
 //
-// It is not a terminal emulator for display (no colours, no alternate
-// screen) and not a reader of the CLIs' own session logs, which hold exact
-// commands and exit codes; it is the provider-agnostic fallback that works
-// from the screen alone.
+// It is not a terminal emulator for display (no colours) and not a reader
+// of the CLIs' own session logs, which hold exact commands and exit codes;
+// it is the provider-agnostic fallback that works from the screen alone.
 //
 // # Pipeline
 //
@@ -17,8 +16,25 @@
 // regions, and the cursor, erase and insert/delete sequences TUIs use.
 // Lines leave the screen ("are committed") in the order they become final;
 // each committed line goes to the clean transcript and to the recognisers.
-// Alternate-screen output (full-screen TUIs, pagers) is dropped: it is
-// redrawn, not appended, and the main screen is restored afterwards.
+//
+// # The alternate screen
+//
+// Full-screen programs (Claude Code's fullscreen renderer, Codex's default
+// one, Gemini CLI's alternate buffer, pagers) redraw the alternate screen
+// rather than append to it, so it is read from snapshots (altscreen.go):
+// at most every 100 ms of stream time, once the program has paused 40 ms
+// (a whole frame is drawn), and before a full clear or leaving it. A line
+// is committed once two snapshots in a row show it (a spinner never stays,
+// its final state does), when it leaves before that with nothing in its
+// place (a fast turn scrolled it away), or when the screen goes away.
+// Lines are followed between snapshots by a longest common subsequence of
+// their texts (padding squashed, a right border and a scrollbar thumb in
+// the last column ignored), so a scrolled view commits only what is new; a
+// committed line that left and comes back within two minutes (an overlay,
+// a re-layout after a resize) is not committed again, while lines repeated
+// on one frame are. When the program leaves the alternate screen and
+// prints its transcript again on the main screen (Gemini CLI), those lines
+// are recognised as already committed for displacedTTL.
 //
 // # When a line is committed (the redraw heuristic)
 //
@@ -56,7 +72,9 @@
 // refilled with lines identical to the ones it showed, within
 // displacedTTL, commits them once; a renderer that re-prints more history
 // than fits on the screen after a clear (Ink's full-height path) commits
-// that history again.
+// that history again. Whether a displaced text is still live is judged
+// when the redrawn line settled, so a redraw followed by a long pause (a
+// resize, then the model thinking) is still a redraw.
 //
 // # Recognisers
 //
@@ -69,4 +87,15 @@
 // git or gh is also a git_operation or gh_operation with its subcommand.
 // Bash xtrace lines ("+ cmd") are not commands: they trace what a script
 // runs.
+//
+// Per CLI: a slash command typed at a CLI's prompt ("/exit") is no user
+// prompt. In the TUIs each block (a tool call or prompt and the lines
+// under it) counts at most one error, so a failed call and the message in
+// its output are one failure. Codex's wrapped command headers are joined
+// from their "│" continuation lines (a multi-line command keeps its first
+// line, as the other renderers show it). Claude Code's summary lines
+// ("Listed 1 directory, ran 2 shell commands · 1 failed", "Created PR #7")
+// count the commands, gh/git operations and failures they state, as events
+// marked "summary" whose text is the summary line: the screen does not
+// show those commands' text, and none is invented.
 package parse

@@ -114,6 +114,22 @@ func footprint(p *Parser) int {
 	for _, e := range s.pool {
 		n += len(e.text)
 	}
+	if s.alt != nil {
+		a := s.alt
+		n += a.committedBytes + cap(a.lcs)*2 + cap(a.buf)
+		for _, r := range a.scr.grid {
+			n += cap(r.cells)*4 + len(r.emitted) + cap(r.textCache)
+		}
+		for _, l := range a.prev {
+			n += len(l.text) + len(l.key)
+		}
+		for _, v := range a.vanished {
+			n += len(v.key)
+		}
+	}
+	if pending := p.rec.codexPending; pending != nil {
+		n += len(pending.text)
+	}
 	return n
 }
 
@@ -123,7 +139,10 @@ func footprint(p *Parser) int {
 func footprintBound(p *Parser) int {
 	s := p.scr
 	screenText := s.rows * maxCols * 4 * (1 + maxCombining)
-	return 4*screenText + 8*maxLineBytes + 2*maxStringLen + (2*s.rows+16)*64 + maxCodexRunning*64
+	// The alternate screen: its grid, a frame's text and keys, the
+	// vanished keys, the LCS table, the reprint memory.
+	alt := 4*screenText + (4*s.rows+64)*maxCols*4 + 2*(s.rows+1)*(s.rows+1) + maxAltCommittedBytes
+	return 4*screenText + 8*maxLineBytes + 2*maxStringLen + (2*s.rows+16)*64 + maxCodexRunning*64 + alt + 2*maxLineBytes
 }
 
 // FuzzSplitShell: any command line splits without panicking into segments

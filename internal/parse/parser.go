@@ -24,9 +24,13 @@ const (
 // Event is something the session's screen showed, recognised once.
 type Event struct {
 	Kind   Kind
-	Text   string            // e.g. the command text, the tool call, the error line
-	Offset time.Duration     // since the session start, when the line was committed
-	Fields map[string]string // optional: "tool" (Bash, Read…), "program" (git), "subcommand" (commit), "exit_code"…
+	Text   string        // e.g. the command text, the tool call, the error line
+	Offset time.Duration // since the session start, when the line was committed
+	// Fields are optional: "tool" (Bash, Read…), "program" (git),
+	// "subcommand" (commit), "exit_code", "truncated" (the screen cut the
+	// text short), "summary" (counted from a summary line such as "ran 2
+	// shell commands", which is then Text: the screen shows no command text).
+	Fields map[string]string
 }
 
 // Metrics are a session's live counters.
@@ -68,6 +72,10 @@ type Options struct {
 	// may call Metrics but no other Parser method.
 	OnEvent    func(Event)
 	Cols, Rows int // initial terminal size (80x24 if zero)
+	// NewlineMode makes a line feed also return to column 0: output read
+	// from a pipe never passed a terminal's ONLCR, so its lines end in a
+	// bare "\n" that means "next line" to whoever reads it.
+	NewlineMode bool
 }
 
 // Parser parses one session's output incrementally. Write, Resize and
@@ -102,6 +110,7 @@ func New(opts Options) *Parser {
 	// anywhere else a clear starts a new page of output.
 	_, tui := providerRules[opts.Provider]
 	p.scr = newScreen(opts.Cols, opts.Rows, !tui, p.commit)
+	p.scr.newline = opts.NewlineMode
 	p.tok = newTokenizer(p.scr)
 	return p
 }
@@ -145,6 +154,7 @@ func (p *Parser) Close() {
 	p.closed = true
 	p.tok.finish()
 	p.scr.close()
+	p.emit(p.rec.flush())
 }
 
 // Metrics returns the counters so far.
@@ -181,8 +191,12 @@ func (p *Parser) commitPiece(text, below string) {
 	if p.opts.Clean != nil {
 		_, _ = io.WriteString(p.opts.Clean, text+"\n")
 	}
+	p.emit(p.rec.line(lineCtx{text: text, below: below, cols: p.scr.cols}))
+}
+
+func (p *Parser) emit(events []Event) {
 	offset := p.last.Sub(p.start)
-	for _, ev := range p.rec.line(lineCtx{text: text, below: below}) {
+	for _, ev := range events {
 		ev.Offset = offset
 		p.counts[kindIndex[ev.Kind]].Add(1)
 		if p.opts.OnEvent != nil {

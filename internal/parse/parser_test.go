@@ -133,8 +133,9 @@ func TestClaudeSessionThroughRedraws(t *testing.T) {
 		ev(KindToolUse, "Bash(git push)", "tool", "Bash"),
 		ev(KindCommand, "git push", "tool", "Bash", "program", "git"),
 		ev(KindGitOperation, "git push", "program", "git", "subcommand", "push"),
+		// One failure, one error: the git message under the failed call is
+		// part of the same block.
 		ev(KindError, "⎿  Error: Exit code 128", "exit_code", "128"),
-		ev(KindError, "fatal: The current branch has no upstream branch."),
 	})
 	clean := log.clean.String()
 	for _, line := range []string{"● Bash(git push)", "❯ push my branch", "⎿  Error: Exit code 128"} {
@@ -185,5 +186,22 @@ func TestWriteAfterClose(t *testing.T) {
 	}
 	if got := log.clean.String(); got != "$ ls\n" {
 		t.Errorf("clean = %q", got)
+	}
+}
+
+// Output from a pipe has bare line feeds; in newline mode each one still
+// starts a line, so prompt lines are recognised.
+func TestNewlineMode(t *testing.T) {
+	for _, nl := range []bool{false, true} {
+		p := New(Options{NewlineMode: nl})
+		p.Write([]byte("$ git status\nclean\n$ ls\n"), time.Now())
+		p.Close()
+		got := p.Metrics().CommandsExecuted
+		if nl && got != 2 {
+			t.Errorf("newline mode: %d commands, want 2", got)
+		}
+		if !nl && got == 2 {
+			t.Errorf("without newline mode a bare LF kept the column, yet %d commands were seen", got)
+		}
 	}
 }

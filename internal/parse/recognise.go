@@ -2,6 +2,7 @@ package parse
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -10,6 +11,7 @@ import (
 type lineCtx struct {
 	text  string
 	below string
+	cols  int // the terminal's width when the line was committed (0: unknown)
 }
 
 // rule recognises one line shape. Rules are tried in table order, the
@@ -30,6 +32,7 @@ var genericRules = []rule{
 var providerRules = map[string][]rule{
 	"claude": {
 		{match: matchClaudeToolCall},
+		{match: matchClaudeSummary},
 		{match: matchClaudeToolError},
 		{match: matchClaudeUserPrompt},
 		{match: matchClaudeShellMode},
@@ -37,6 +40,8 @@ var providerRules = map[string][]rule{
 	"codex": {
 		{match: matchCodexCommand},
 		{match: matchCodexEdit},
+		{match: matchCodexUserPrompt},
+		{match: matchCodexExploreFailed},
 	},
 	"gemini": {
 		{match: matchGeminiToolCard},
@@ -51,37 +56,103 @@ type recogniser struct {
 	// codexRunning counts commands shown as "• Running cmd" whose
 	// "• Ran cmd" / "• Exited" line has not been seen: one command, shown twice.
 	codexRunning map[string]int
+	// codexPending is a Codex command header whose continuation lines
+	// ("  │ …", a long command wrapped) may follow.
+	codexPending *codexCommandLine
+
+	// In a TUI's transcript one failure shows as a failed tool call and the
+	// error messages in its output: each block (a tool call or prompt and
+	// the lines under it) counts one error. blockHeader marks a line that
+	// starts a block; blockErr says the current block has its error.
+	tui, blockHeader, blockErr bool
 }
 
 const maxCodexRunning = 64
 
 func newRecogniser(provider string) *recogniser {
 	rules := append(append([]rule(nil), providerRules[provider]...), genericRules...)
-	return &recogniser{rules: rules, codexRunning: map[string]int{}}
+	_, tui := providerRules[provider]
+	return &recogniser{rules: rules, codexRunning: map[string]int{}, tui: tui}
 }
 
 // line returns the events a committed line shows, in rule order, with the
 // git and gh operations of each command after it.
 func (rc *recogniser) line(l lineCtx) []Event {
+	if rc.codexPending == nil {
+		return rc.match(l)
+	}
+	if rc.codexContinues(l) {
+		return nil
+	}
+	flushed := rc.flush()
+	return append(flushed, rc.match(l)...)
+}
+
+// flush returns the events of a command still waiting for continuation
+// lines; the parser calls it at the end of the stream.
+func (rc *recogniser) flush() []Event {
+	pending := rc.codexPending
+	if pending == nil {
+		return nil
+	}
+	rc.codexPending = nil
+	return classify(rc.codexCommandEvents(pending))
+}
+
+func (rc *recogniser) match(l lineCtx) []Event {
 	var out []Event
 	seen := map[Kind]bool{}
 	for _, r := range rc.rules {
 		if r.outputOnly && (seen[KindCommand] || seen[KindToolUse] || seen[KindUserPrompt]) {
 			continue
 		}
-		for _, ev := range r.match(rc, l) {
+		// A rule may give several events of a kind (a summary of N
+		// commands); later rules add none of the kinds it gave.
+		events := r.match(rc, l)
+		for _, ev := range events {
 			if !seen[ev.Kind] {
-				seen[ev.Kind] = true
 				out = append(out, ev)
 			}
 		}
+		for _, ev := range events {
+			seen[ev.Kind] = true
+		}
+	}
+	if rc.tui {
+		out = rc.oneErrorPerBlock(out, seen)
 	}
 	if !seen[KindCommand] {
 		return out
 	}
+	return classify(out)
+}
+
+// oneErrorPerBlock drops the error events of a block that has one already.
+// Errors counted from a summary line stand for separate failures.
+func (rc *recogniser) oneErrorPerBlock(events []Event, seen map[Kind]bool) []Event {
+	if rc.blockHeader || seen[KindCommand] || seen[KindToolUse] || seen[KindUserPrompt] {
+		rc.blockErr = false
+	}
+	rc.blockHeader = false
+	kept := events[:0]
+	for _, ev := range events {
+		if ev.Kind == KindError && ev.Fields["summary"] == "" {
+			if rc.blockErr {
+				continue
+			}
+			rc.blockErr = true
+		}
+		kept = append(kept, ev)
+	}
+	return kept
+}
+
+// classify adds the git and gh operations of each command after it.
+// Commands counted from a summary line have no text to classify.
+func classify(events []Event) []Event {
 	var classified []Event
-	for _, ev := range out {
-		if ev.Kind != KindCommand {
+	for _, ev := range events {
+		if ev.Kind != KindCommand || ev.Fields["summary"] != "" {
 			classified = append(classified, ev)
 			continue
 		}
@@ -316,10 +387,70 @@ func matchClaudeUserPrompt(_ *recogniser, l lineCtx) []Event {
 	if !ok || inputBox(l) || menuChoice.MatchString(text) {
 		return nil
 	}
-	if text = strings.TrimSpace(text); text == "" {
+	return userPrompt(text)
+}
+
+// slashCommand is a CLI's own command typed at its prompt ("/exit",
+// "/model gpt-5"): it goes to the CLI, not to the model, so it is no user
+// prompt.
+var slashCommand = regexp.MustCompile(`^/[a-z][\w-]*(?:\s|$)`)
+
+// userPrompt is the prompt event for a submitted prompt's text, if it is one.
+func userPrompt(text string) []Event {
+	if text = strings.TrimSpace(text); text == "" || slashCommand.MatchString(text) {
 		return nil
 	}
 	return []Event{{Kind: KindUserPrompt, Text: text}}
+}
+
+// Claude Code collapses runs of tool calls into summary lines: "Listed 1
+// directory, ran 2 shell commands · 1 failed", "Created PR #7, read 1
+// file, ran 1 shell command", "Committed 1a2b3c4, ran 3 shell commands"
+// (the fullscreen renderer shows nothing else of them; the classic one
+// collapses read-only calls so). The clauses that can only be shell
+// commands are counted as commands, without text, marked "summary"; a
+// created PR and a commit are also a gh and a git operation. "Listed" and
+// "Read" can be the file tools, so they are not counted. "· N failed"
+// counts N errors.
+var (
+	claudeSummary       = regexp.MustCompile(`^  [A-Z][a-z]+(?: [A-Za-z]+)* (?:#?\d+|[0-9a-f]{7,40})(?: [a-z]+)*(?:, [a-z]+(?: [A-Za-z]+)* (?:#?\d+|[0-9a-f]{7,40})(?: [a-z]+)*)*(?: · (\d+) failed)?(?: \(ctrl\+o to expand\))?$`)
+	claudeRanCommands   = regexp.MustCompile(`(?:^|, )[Rr]an (\d+) shell commands?\b`)
+	claudeCreatedPR     = regexp.MustCompile(`(?:^|, )Created PR #\d+\b`)
+	claudeCommittedHash = regexp.MustCompile(`(?:^|, )Committed [0-9a-f]{7,40}\b`)
+)
+
+// maxSummaryCount bounds the commands one summary line can count.
+const maxSummaryCount = 1000
+
+func matchClaudeSummary(_ *recogniser, l lineCtx) []Event {
+	m := claudeSummary.FindStringSubmatch(l.text)
+	if m == nil {
+		return nil
+	}
+	line := strings.TrimSpace(l.text)
+	summary := map[string]string{"summary": "true"}
+	var events []Event
+	if n := claudeRanCommands.FindStringSubmatch(line); n != nil {
+		count, _ := strconv.Atoi(n[1])
+		for range min(count, maxSummaryCount) {
+			events = append(events, Event{Kind: KindCommand, Text: line, Fields: summary})
+		}
+	}
+	if claudeCreatedPR.MatchString(line) {
+		events = append(events, Event{Kind: KindCommand, Text: line, Fields: summary},
+			Event{Kind: KindGhOperation, Text: line, Fields: map[string]string{"summary": "true", "program": "gh", "subcommand": "pr create"}})
+	}
+	if claudeCommittedHash.MatchString(line) {
+		events = append(events, Event{Kind: KindCommand, Text: line, Fields: summary},
+			Event{Kind: KindGitOperation, Text: line, Fields: map[string]string{"summary": "true", "program": "git", "subcommand": "commit"}})
+	}
+	if m[1] != "" {
+		failed, _ := strconv.Atoi(m[1])
+		for range min(failed, maxSummaryCount) {
+			events = append(events, Event{Kind: KindError, Text: line, Fields: summary})
+		}
+	}
+	return events
 }
 
 // matchClaudeShellMode recognises "! cmd", a command the user runs through
@@ -349,24 +480,85 @@ func inputBox(l lineCtx) bool { return strings.HasPrefix(l.below, "──") }
 var (
 	codexCommand = regexp.MustCompile(`^• (Ran|Running|You ran) (.+)$`)
 	codexExited  = regexp.MustCompile(`^• Exited \(status (\d+)\) (.+)$`)
-	codexEdited  = regexp.MustCompile(`^• Edited (\S+)(?: \(\+\d+ -\d+\))?$`)
+	codexEdited  = regexp.MustCompile(`^• (?:Edited|Added|Deleted) (\S+)(?: \(\+\d+ -\d+\))?$`)
+	// codexContinuation is a further line of a command: its wrapped rest or
+	// the next line of a multi-line command.
+	codexContinuation = regexp.MustCompile(`^  │ (.*)$`)
 )
 
+// codexCommandLine is a Codex command header, completed by the
+// continuation lines that follow it.
+type codexCommandLine struct {
+	verb, text, exit string
+	lastWidth        int    // width in cells of the last screen line taken
+	lastPiece        string // the command text on that line
+	ended            bool   // a line of a multi-line command came: the first line is complete
+}
+
 func matchCodexCommand(rc *recogniser, l lineCtx) []Event {
+	pending := &codexCommandLine{lastWidth: displayWidth(l.text)}
+	defer func() { pending.lastPiece = pending.text }()
+	var events []Event
 	if m := codexExited.FindStringSubmatch(l.text); m != nil {
-		cmd := strings.TrimSpace(m[2])
-		events := []Event{{Kind: KindError, Text: strings.TrimSpace(l.text), Fields: map[string]string{"exit_code": m[1]}}}
-		if !rc.finishRunning(cmd) {
-			events = append(events, commandEvent(cmd, map[string]string{"exit_code": m[1]}))
-		}
-		return events
-	}
-	m := codexCommand.FindStringSubmatch(l.text)
-	if m == nil {
+		pending.verb, pending.exit, pending.text = "Exited", m[1], m[2]
+		events = append(events, Event{Kind: KindError, Text: strings.TrimSpace(l.text), Fields: map[string]string{"exit_code": m[1]}})
+	} else if m := codexCommand.FindStringSubmatch(l.text); m != nil {
+		pending.verb, pending.text = m[1], m[2]
+	} else {
 		return nil
 	}
-	cmd := strings.TrimSpace(m[2])
-	switch m[1] {
+	rc.codexPending = pending
+	rc.blockHeader = true
+	return events
+}
+
+// codexContinues takes l into the pending command if it continues it.
+// Codex wraps a long command at word boundaries onto "  │ " lines, and
+// shows a multi-line command's next lines the same way; a line is the
+// wrapped rest when its first word would not have fitted on the line
+// before (the command's first line is what is kept, as other renderers
+// show).
+func (rc *recogniser) codexContinues(l lineCtx) bool {
+	m := codexContinuation.FindStringSubmatch(l.text)
+	if m == nil {
+		return false
+	}
+	p := rc.codexPending
+	if p.ended || l.cols <= 0 || len(p.text) > maxLineBytes {
+		p.ended = true
+		return true
+	}
+	rest := m[1]
+	first, _, _ := strings.Cut(rest, " ")
+	switch {
+	case p.lastWidth+1+displayWidth(first) <= l.cols:
+		p.ended = true // it would have fitted: a line of its own
+		return true
+	case !strings.Contains(p.lastPiece, " ") && 2*displayWidth(p.lastPiece) >= l.cols:
+		p.text += rest // a word longer than the line, cut
+	default:
+		p.text += " " + rest
+	}
+	p.lastWidth, p.lastPiece = displayWidth(l.text), rest
+	return true
+}
+
+func (rc *recogniser) codexCommandEvents(p *codexCommandLine) []Event {
+	cmd := strings.TrimSpace(p.text)
+	fields := map[string]string{}
+	if cut, ok := strings.CutSuffix(cmd, "…"); ok {
+		cmd = strings.TrimSpace(cut)
+		fields["truncated"] = "true"
+	}
+	if cmd == "" {
+		return nil
+	}
+	switch p.verb {
+	case "Exited":
+		fields["exit_code"] = p.exit
+		if rc.finishRunning(cmd) {
+			return nil
+		}
 	case "Running":
 		if len(rc.codexRunning) < maxCodexRunning {
 			rc.codexRunning[cmd]++
@@ -376,7 +568,10 @@ func matchCodexCommand(rc *recogniser, l lineCtx) []Event {
 			return nil
 		}
 	}
-	return []Event{commandEvent(cmd, nil)}
+	if len(fields) == 0 {
+		fields = nil
+	}
+	return []Event{commandEvent(cmd, fields)}
 }
 
 // finishRunning reports whether cmd was already counted as "• Running".
@@ -391,6 +586,30 @@ func (rc *recogniser) finishRunning(cmd string) bool {
 		rc.codexRunning[cmd] = n - 1
 	}
 	return true
+}
+
+// codexExploreFailed is a failed read-only command in an "• Explored"
+// group, where Codex shows no command text: "  └ List nonexistent-dir (exit 2)".
+var codexExploreFailed = regexp.MustCompile(`^\s+(?:└ )?(?:List|Read|Search)\b.* \(exit (\d+)\)$`)
+
+func matchCodexExploreFailed(_ *recogniser, l lineCtx) []Event {
+	if m := codexExploreFailed.FindStringSubmatch(l.text); m != nil {
+		return []Event{{Kind: KindError, Text: strings.TrimSpace(l.text), Fields: map[string]string{"exit_code": m[1]}}}
+	}
+	return nil
+}
+
+// codexFooter is the status line under Codex's composer ("gpt-5.5 default ·
+// /repo", "? for shortcuts", "← for agents"): a "› text" line above it is
+// the unsent composer, not a submitted prompt.
+var codexFooter = regexp.MustCompile(`^\s+(?:\S.* · |.*for shortcuts|.*for agents)`)
+
+func matchCodexUserPrompt(_ *recogniser, l lineCtx) []Event {
+	text, ok := strings.CutPrefix(l.text, "› ")
+	if !ok || codexFooter.MatchString(l.below) {
+		return nil
+	}
+	return userPrompt(text)
 }
 
 func matchCodexEdit(_ *recogniser, l lineCtx) []Event {
@@ -409,7 +628,9 @@ func matchCodexEdit(_ *recogniser, l lineCtx) []Event {
 // failures are not recognisable on screen. Submitted prompts show as
 // "> text" (the composer is a bordered box, "│ > …").
 
-var geminiCard = regexp.MustCompile(`^(?:│\s*)?✓\s+([A-Z][A-Za-z]*)\s+(.+?)\s*│?$`)
+// geminiCard is a finished tool card's title; the card's right border (and
+// in the alternate buffer a scrollbar after it) may follow.
+var geminiCard = regexp.MustCompile(`^(?:│\s*)?✓\s+([A-Z][A-Za-z]*)\s+(.+?)(?:\s+│.*|\s*)$`)
 
 var geminiFileTools = map[string]bool{"ReadFile": true, "WriteFile": true, "Edit": true}
 
@@ -433,13 +654,12 @@ func matchGeminiToolCard(_ *recogniser, l lineCtx) []Event {
 	return []Event{call}
 }
 
+// matchGeminiUserPrompt recognises a submitted prompt, "> text" (" > text"
+// in Gemini CLI 0.61, on a shaded band).
 func matchGeminiUserPrompt(_ *recogniser, l lineCtx) []Event {
-	text, ok := strings.CutPrefix(l.text, "> ")
+	text, ok := strings.CutPrefix(strings.TrimPrefix(l.text, " "), "> ")
 	if !ok {
 		return nil
 	}
-	if text = strings.TrimSpace(text); text == "" {
-		return nil
-	}
-	return []Event{{Kind: KindUserPrompt, Text: text}}
+	return userPrompt(text)
 }

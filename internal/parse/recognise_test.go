@@ -17,7 +17,7 @@ func ev(kind Kind, text string, kv ...string) wantEvent {
 
 func recognised(rc *recogniser, text, below string) []wantEvent {
 	var got []wantEvent
-	for _, e := range rc.line(lineCtx{text: text, below: below}) {
+	for _, e := range append(rc.line(lineCtx{text: text, below: below, cols: 80}), rc.flush()...) {
 		got = append(got, wantEvent{Kind: e.Kind, Text: e.Text, Fields: e.Fields})
 	}
 	return got
@@ -133,6 +133,35 @@ func TestRecognisers(t *testing.T) {
 		{name: "codex You ran", provider: "codex", line: "• You ran ls", want: []wantEvent{cmd("ls", "ls")}},
 		{name: "codex Exited", provider: "codex", line: "• Exited (status 2) ls /nope", want: []wantEvent{
 			errLine("• Exited (status 2) ls /nope", "exit_code", "2"), cmd("ls /nope", "ls", "exit_code", "2")}},
+		{name: "codex Exited, cut short", provider: "codex", line: "• Exited (status 1) make test-all-the-things …", want: []wantEvent{
+			errLine("• Exited (status 1) make test-all-the-things …", "exit_code", "1"), cmd("make test-all-the-things", "make", "exit_code", "1", "truncated", "true")}},
+		{name: "codex Added", provider: "codex", line: "• Added notes.txt (+2 -0)", want: []wantEvent{ev(KindFileTouched, "notes.txt", "tool", "apply_patch")}},
+		{name: "codex prompt", provider: "codex", line: "› fix the build", want: []wantEvent{ev(KindUserPrompt, "fix the build")}},
+		{name: "codex composer is no prompt", provider: "codex", line: "› Ask Codex to do anything", below: "  gpt-5.5 default · ~/src/app"},
+		{name: "codex composer above the shortcuts hint is no prompt", provider: "codex", line: "› half typed", below: "  ? for shortcuts"},
+		{name: "codex slash command is no prompt", provider: "codex", line: "› /quit"},
+		{name: "claude slash command is no prompt", provider: "claude", line: "❯ /exit"},
+		{name: "claude summary counts shell commands", provider: "claude", line: "  Listed 1 directory, ran 2 shell commands · 1 failed", want: []wantEvent{
+			ev(KindCommand, "Listed 1 directory, ran 2 shell commands · 1 failed", "summary", "true"),
+			ev(KindCommand, "Listed 1 directory, ran 2 shell commands · 1 failed", "summary", "true"),
+			ev(KindError, "Listed 1 directory, ran 2 shell commands · 1 failed", "summary", "true")}},
+		{name: "claude summary of a PR", provider: "claude", line: "  Created PR #7, read 1 file, ran 1 shell command", want: []wantEvent{
+			ev(KindCommand, "Created PR #7, read 1 file, ran 1 shell command", "summary", "true"),
+			ev(KindCommand, "Created PR #7, read 1 file, ran 1 shell command", "summary", "true"),
+			ev(KindGhOperation, "Created PR #7, read 1 file, ran 1 shell command", "summary", "true", "program", "gh", "subcommand", "pr create")}},
+		{name: "claude summary of a commit", provider: "claude", line: "  Committed 1a2b3c4, ran 3 shell commands", want: []wantEvent{
+			ev(KindCommand, "Committed 1a2b3c4, ran 3 shell commands", "summary", "true"),
+			ev(KindCommand, "Committed 1a2b3c4, ran 3 shell commands", "summary", "true"),
+			ev(KindCommand, "Committed 1a2b3c4, ran 3 shell commands", "summary", "true"),
+			ev(KindCommand, "Committed 1a2b3c4, ran 3 shell commands", "summary", "true"),
+			ev(KindGitOperation, "Committed 1a2b3c4, ran 3 shell commands", "summary", "true", "program", "git", "subcommand", "commit")}},
+		{name: "claude classic collapsed reads count no command", provider: "claude", line: "  Read 1 file (ctrl+o to expand)"},
+		{name: "claude summary of a failed listing", provider: "claude", line: "  Listed 1 directory · 1 failed (ctrl+o to expand)", want: []wantEvent{
+			ev(KindError, "Listed 1 directory · 1 failed (ctrl+o to expand)", "summary", "true")}},
+		{name: "claude prose is no summary", provider: "claude", line: "  Ran 2 shell commands and then I fixed the bug."},
+		{name: "gemini card in the alternate buffer, with a scrollbar", provider: "gemini", line: "│ ✓  Shell git log --oneline -3                         │    █", want: []wantEvent{
+			ev(KindToolUse, "Shell git log --oneline -3", "tool", "Shell"), cmd("git log --oneline -3", "git", "tool", "Shell"), git("git log --oneline -3", "log")}},
+		{name: "codex failed listing", provider: "codex", line: "  └ List nonexistent-dir (exit 2)", want: []wantEvent{errLine("└ List nonexistent-dir (exit 2)", "exit_code", "2")}},
 		{name: "codex Edited", provider: "codex", line: "• Edited src/main.rs (+4 -0)", want: []wantEvent{ev(KindFileTouched, "src/main.rs", "tool", "apply_patch")}},
 		{name: "codex agent text", provider: "codex", line: "• I ran the tests and they pass."},
 
@@ -148,7 +177,8 @@ func TestRecognisers(t *testing.T) {
 			ev(KindToolUse, "ReadFile src/a.ts", "tool", "ReadFile"), ev(KindFileTouched, "src/a.ts", "tool", "ReadFile")}},
 		{name: "gemini other tool", provider: "gemini", line: "✓  SearchText 'foo' → No matches found", want: []wantEvent{
 			ev(KindToolUse, "SearchText 'foo' → No matches found", "tool", "SearchText")}},
-		{name: "gemini prompt", provider: "gemini", line: "> /quit", want: []wantEvent{ev(KindUserPrompt, "/quit")}},
+		{name: "gemini prompt", provider: "gemini", line: " > fix the build", want: []wantEvent{ev(KindUserPrompt, "fix the build")}},
+		{name: "gemini slash command is no prompt", provider: "gemini", line: "> /quit"},
 		{name: "gemini composer is no prompt", provider: "gemini", line: "│ > Type your message"},
 	}
 	for _, tt := range tests {

@@ -35,6 +35,12 @@ type row struct {
 	cells   []rune         // 0 = never written, reads as a space
 	comb    map[int][]rune // combining marks by column, rarely used
 	wrapped bool           // autowrap continued this row's text on the next row
+	gen     uint64         // the screen's modification count when the row last changed
+
+	// The alternate screen's snapshots cache the row's text.
+	textCache []byte
+	textGen   uint64
+	textOK    bool
 
 	// Logical-line state, meaningful on a line's first row.
 	settled bool          // the line's text has been committed (or matched a redraw)
@@ -171,14 +177,28 @@ type screen struct {
 	// new output, as in a shell after `clear`. Otherwise (TUIs) it is the
 	// start of a redraw of what was on screen.
 	newPage bool
+	// newline: a line feed also returns to column 0 (see
+	// Options.NewlineMode).
+	newline bool
 
 	cols, rows int
 	grid       []*row
 	cur        cursorState
 	saved      cursorState
 	autowrap   bool
-	top, bot   int // scroll region, inclusive
-	alt        bool
+	top, bot   int        // scroll region, inclusive
+	alt        *altScreen // the alternate screen, while it is active
+
+	// mods counts modifications and lastMod is the stream time of the
+	// latest; the alternate screen's snapshots use them.
+	mods    uint64
+	lastMod time.Duration
+
+	// reprint holds the lines (by lineKey) committed from the alternate
+	// screen just left, until reprintUntil: a program printing them again on the main
+	// screen as it leaves is not committing new lines.
+	reprint      map[string]int
+	reprintUntil time.Duration
 
 	// Stream time, since the first write; plain durations rather than
 	// time.Time keep the per-character bookkeeping free of pointers.
@@ -225,6 +245,12 @@ func (s *screen) setTime(at time.Time) {
 		s.epoch, s.started = at, true
 	}
 	s.now = at.Sub(s.epoch)
+	if s.alt != nil {
+		s.alt.scr.now = s.now
+		if s.alt.due(s.now) {
+			s.alt.snapshot(s.now, false, s.commit)
+		}
+	}
 	if s.now-s.lastScan < settleDelay/4 {
 		return
 	}
@@ -235,8 +261,27 @@ func (s *screen) setTime(at time.Time) {
 
 // close commits everything still on screen.
 func (s *screen) close() {
+	s.leaveAlt()
 	s.settlePending(-1, true)
 	s.flushCarry()
+}
+
+// enterAlt switches to a blank alternate screen.
+func (s *screen) enterAlt() {
+	if s.alt == nil {
+		s.alt = newAltScreen(s.cols, s.rows, s.now)
+	}
+}
+
+// leaveAlt commits what the alternate screen still shows and returns to
+// the main screen.
+func (s *screen) leaveAlt() {
+	if s.alt == nil {
+		return
+	}
+	s.alt.snapshot(s.now, true, s.commit)
+	s.reprint, s.reprintUntil = s.alt.committed, s.now+displacedTTL
+	s.alt = nil
 }
 
 // settlePending commits, top to bottom, the pending lines that have been
@@ -313,13 +358,20 @@ func (s *screen) settleLine(h, e int, keepBlank, withCarry bool) {
 }
 
 // claim consumes a live displaced entry with this text, the line's own first.
+// Liveness is judged when the line settled (settleDelay after its last
+// change), not when a later write noticed it: a redraw followed by a long
+// pause is still a redraw.
 func (s *screen) claim(hr *row, text string) bool {
-	if e := hr.entry; e != nil && e.text == text && s.live(e) {
+	at := min(s.now, hr.modAt+settleDelay)
+	if len(s.reprint) > 0 && s.now <= s.reprintUntil && s.claimReprint(text) {
+		return true
+	}
+	if e := hr.entry; e != nil && e.text == text && liveAt(e, at) {
 		s.dropDisplaced(e)
 		return true
 	}
 	for _, e := range s.pool {
-		if e.text == text && s.live(e) {
+		if e.text == text && liveAt(e, at) {
 			s.dropDisplaced(e)
 			return true
 		}
@@ -327,7 +379,34 @@ func (s *screen) claim(hr *row, text string) bool {
 	return false
 }
 
-func (s *screen) live(e *displaced) bool { return s.now-e.at <= displacedTTL }
+// claimReprint consumes a line committed from the alternate screen that
+// text reprints. At another width a long line may be cut differently, so
+// a line that begins one (at a word's end, and long enough to mean
+// something) is the same line too.
+func (s *screen) claimReprint(text string) bool {
+	key := lineKey(text)
+	if s.reprint[key] > 0 {
+		s.reprint[key]--
+		return true
+	}
+	if len(key) < minReprintPrefix {
+		return false
+	}
+	for k, n := range s.reprint {
+		if n > 0 && len(k) > len(key) && k[len(key)] == ' ' && strings.HasPrefix(k, key) {
+			s.reprint[k]--
+			return true
+		}
+	}
+	return false
+}
+
+// minReprintPrefix is the shortest line claimed as the start of a reprinted one.
+const minReprintPrefix = 12
+
+func (s *screen) live(e *displaced) bool { return liveAt(e, s.now) }
+
+func liveAt(e *displaced, at time.Duration) bool { return at-e.at <= displacedTTL }
 
 func (s *screen) displace(hr *row) {
 	e := &displaced{text: hr.emitted, at: s.now, owner: hr}
@@ -366,6 +445,9 @@ func (s *screen) expireDisplaced() {
 
 // touch records a modification of row y; erase tells an erase from a write.
 func (s *screen) touch(y int, erase bool) {
+	s.mods++
+	s.lastMod = s.now
+	s.grid[y].gen = s.mods
 	hr := s.grid[s.lineHead(y)]
 	hr.modAt = s.now
 	if hr.settled && !hr.dirty {
@@ -406,7 +488,8 @@ func (s *screen) setWrapped(y int, v bool) {
 // --- performer ---
 
 func (s *screen) print(r rune) {
-	if s.alt {
+	if s.alt != nil {
+		s.alt.scr.print(r)
 		return
 	}
 	w := runeWidth(r)
@@ -474,12 +557,16 @@ func (s *screen) wrap() {
 }
 
 func (s *screen) execute(b byte) {
-	if s.alt {
+	if s.alt != nil {
+		s.alt.scr.execute(b)
 		return
 	}
 	switch b {
 	case '\n', '\v', '\f':
 		s.lineFeed()
+		if s.newline {
+			s.cur.x = 0
+		}
 	case '\r':
 		s.cur.x, s.cur.wrapPending = 0, false
 	case '\b':
@@ -577,9 +664,12 @@ func (s *screen) scrollDown(top, bot int, n int) {
 
 // blank resets rows that left the screen and came back as blank ones.
 func (s *screen) blank(rows []*row) {
+	s.mods++
+	s.lastMod = s.now
 	for _, r := range rows {
 		s.forget(r)
 		r.reset()
+		r.gen = s.mods
 	}
 	s.headOK = false
 }
@@ -647,7 +737,8 @@ func (s *screen) escDispatch(inter []byte, final byte) {
 	if len(inter) > 0 {
 		return // charset designations and the like: no effect on text
 	}
-	if s.alt && final != 'c' {
+	if s.alt != nil && final != 'c' {
+		s.alt.scr.escDispatch(inter, final)
 		return
 	}
 	switch final {
@@ -671,7 +762,7 @@ func (s *screen) escDispatch(inter []byte, final byte) {
 // reset is RIS: the screen is cleared (what was on it stays committed or
 // is committed as a redraw candidate), modes and margins reset.
 func (s *screen) reset() {
-	s.alt = false
+	s.leaveAlt()
 	s.autowrap = true
 	s.top, s.bot = 0, s.rows-1
 	s.eraseDisplay(2)
@@ -696,7 +787,16 @@ func (s *screen) csiDispatch(c *csiSeq) {
 		s.setPrivateModes(c, c.final == 'h')
 		return
 	}
-	if s.alt || c.private != 0 && !(c.private == '?' && (c.final == 'J' || c.final == 'K')) {
+	if s.alt != nil {
+		if c.final == 'J' && c.private == 0 && c.param(0, 0) >= 2 {
+			// A full clear starts a new frame or ends the program: what
+			// the last frame showed is final.
+			s.alt.snapshot(s.now, true, s.commit)
+		}
+		s.alt.scr.csiDispatch(c)
+		return
+	}
+	if c.private != 0 && !(c.private == '?' && (c.final == 'J' || c.final == 'K')) {
 		return // private sequences are queries and modes (CSI ? u, CSI > 1 u), except DECSED/DECSEL
 	}
 	n := c.param(0, 1)
@@ -767,20 +867,28 @@ func (s *screen) setPrivateModes(c *csiSeq, on bool) {
 	for i := 0; i < c.nparams; i++ {
 		switch c.params[i] {
 		case 7:
-			s.autowrap = on
+			target := s
+			if s.alt != nil {
+				target = s.alt.scr
+			}
+			target.autowrap = on
 			if !on {
-				s.cur.wrapPending = false
+				target.cur.wrapPending = false
 			}
 		case 47, 1047:
-			s.alt = on
+			if on {
+				s.enterAlt()
+			} else {
+				s.leaveAlt()
+			}
 		case 1049: // alternate screen, saving the main screen's cursor
-			if on && !s.alt {
+			if on && s.alt == nil {
 				s.saved = s.cur
-			} else if !on && s.alt {
-				s.alt = false
+				s.enterAlt()
+			} else if !on && s.alt != nil {
+				s.leaveAlt()
 				s.restoreCursor()
 			}
-			s.alt = on
 		}
 	}
 }
@@ -930,6 +1038,9 @@ func (s *screen) deleteChars(n int) {
 // Rows are truncated to the new width, not reflowed.
 func (s *screen) resize(cols, rows int) {
 	cols, rows = clampSize(cols, s.cols, maxCols), clampSize(rows, s.rows, maxRows)
+	if s.alt != nil {
+		s.alt.scr.resize(cols, rows)
+	}
 	if rows < s.rows {
 		if shift := s.cur.y - (rows - 1); shift > 0 {
 			s.scrollUp(0, s.rows-1, shift, true)

@@ -18,7 +18,12 @@ const (
 	CodeInvalidParameterValue = "INVALID_PARAMETER_VALUE"
 	CodeResourceAlreadyExists = "RESOURCE_ALREADY_EXISTS"
 	CodeResourceDoesNotExist  = "RESOURCE_DOES_NOT_EXIST"
-	codeNotFound              = "NOT_FOUND"
+	// CodeBadRequest is MLflow's catch-all for unexpected server errors,
+	// sent with status 400: e.g. its database connection pool running dry
+	// under load ("QueuePool limit ... reached"). It is not about the
+	// request, so it is retried.
+	CodeBadRequest = "BAD_REQUEST"
+	codeNotFound   = "NOT_FOUND"
 )
 
 const (
@@ -87,7 +92,7 @@ func IsRetryable(err error) bool {
 			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
 		}
-		return false
+		return apiErr.Code == CodeBadRequest
 	}
 	var te *transportError
 	return errors.As(err, &te) || errors.Is(err, context.DeadlineExceeded)
@@ -107,7 +112,9 @@ func IsPermanent(err error) bool {
 		return false
 	}
 	switch apiErr.StatusCode {
-	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+	case http.StatusBadRequest:
+		return apiErr.Code != CodeBadRequest
+	case http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
 		return true
 	case http.StatusNotFound:
 		// Only MLflow's own "no such run" is about the data; a bare 404

@@ -249,6 +249,13 @@ func TestTransportErrors(t *testing.T) {
 	})
 }
 
+func TestOverloadedServerIsRetried(t *testing.T) {
+	err := &APIError{StatusCode: 400, Code: CodeBadRequest, Message: "QueuePool limit of size 5 overflow 10 reached, connection timed out"}
+	if !IsRetryable(err) || IsPermanent(err) {
+		t.Errorf("MLflow's overload answer: retryable %v, permanent %v", IsRetryable(err), IsPermanent(err))
+	}
+}
+
 func TestIsPermanent(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -257,6 +264,7 @@ func TestIsPermanent(t *testing.T) {
 		{&APIError{StatusCode: 400, Code: CodeInvalidParameterValue}, true},
 		{&APIError{StatusCode: 404, Code: CodeResourceDoesNotExist}, true},
 		{&APIError{StatusCode: 404}, false}, // a wrong tracking URI prefix
+		{&APIError{StatusCode: 400, Code: CodeBadRequest, Message: "QueuePool limit of size 5 overflow 10 reached"}, false},
 		{&APIError{StatusCode: 401}, false}, // fixed by credentials, not by changing the data
 		{&APIError{StatusCode: 403}, false},
 		{&APIError{StatusCode: 429}, false},

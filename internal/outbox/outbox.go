@@ -84,11 +84,17 @@ type Config struct {
 	MaxBackoff time.Duration
 	// OnDone, if set, is called when a session is fully delivered.
 	OnDone func(id string)
+	// MaxInFlight bounds the sessions talking to MLflow at once (default
+	// 4): a local MLflow has one worker and a small database pool, and
+	// fifty sessions asking at once would exhaust it.
+	MaxInFlight int
 }
 
 // Outbox delivers tracked sessions.
 type Outbox struct {
 	cfg Config
+
+	inFlight chan struct{}
 
 	mu       sync.Mutex
 	sessions map[string]*delivery
@@ -187,7 +193,10 @@ func New(cfg Config) *Outbox {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Outbox{cfg: cfg, sessions: make(map[string]*delivery), dead: make(map[string]DeadLetter), expIDs: make(map[string]string)}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = 4
+	}
+	return &Outbox{cfg: cfg, inFlight: make(chan struct{}, cfg.MaxInFlight), sessions: make(map[string]*delivery), dead: make(map[string]DeadLetter), expIDs: make(map[string]string)}
 }
 
 // Track starts delivering a session, or nudges its delivery when it is
@@ -317,7 +326,13 @@ func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 			return
 		}
 		if err == nil {
+			select {
+			case o.inFlight <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			err = o.step(ctx, snap, &st, d, &live, &lastLive)
+			<-o.inFlight
 		}
 		var wait time.Duration
 		o.mu.Lock()

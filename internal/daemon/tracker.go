@@ -94,6 +94,9 @@ func newTracker(ss *ingest.Session, facts *procfacts.Extractor) (*tracker, error
 		Cols:     cols,
 		Rows:     rows,
 		OnEvent:  t.writeEvent,
+		// A wrapper in pipe mode (no terminal: CI, `cmd | aitrack-wrap`)
+		// reports no size, and its output has bare line feeds.
+		NewlineMode: cols == 0,
 	})
 	// Rebuild the derived state from what is already stored (a daemon
 	// restart, a reconnecting wrapper): parsing is cheap and deterministic.

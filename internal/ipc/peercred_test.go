@@ -44,7 +44,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-type helloServer struct{ aitrackv1.UnimplementedRecorderServer }
+type helloServer struct {
+	aitrackv1.UnimplementedRecorderServer
+}
 
 func (helloServer) Hello(context.Context, *aitrackv1.HelloRequest) (*aitrackv1.HelloResponse, error) {
 	return &aitrackv1.HelloResponse{DaemonVersion: "test"}, nil

@@ -44,10 +44,10 @@ type Options struct {
 	// CaptureInput records what the user types, not only how much: off by
 	// default, because typed input can hold passwords.
 	CaptureInput bool
-	Getenv     paths.Getenv
-	Stdin      *os.File
-	Stdout     *os.File
-	Stderr     io.Writer
+	Getenv       paths.Getenv
+	Stdin        *os.File
+	Stdout       *os.File
+	Stderr       io.Writer
 	// FlushWait bounds how long the wrapper waits at exit for the daemon
 	// to acknowledge the session before spooling the rest (default 5s;
 	// shorter when the daemon was never reached).

@@ -16,7 +16,7 @@ import (
 	"github.com/aitrack/aitrack/internal/wrapper"
 )
 
-const usage = `usage: aitrack-wrap [--provider NAME] [--param k=v]... [--tag k=v]... [--experiment E] [--capture-input] [--] COMMAND [ARGS...]
+const usage = `usage: aitrack-wrap [--provider NAME] [--param k=v]... [--tag k=v]... [--experiment E] [--capture-input] [--no-redact] [--] COMMAND [ARGS...]
        NAME-with-tracking [ARGS...]   (a link to aitrack-wrap: runs NAME ARGS...)
 
 Runs COMMAND in a terminal of its own and records the session in MLflow
@@ -45,6 +45,7 @@ func main() {
 		fs.StringVar(&o.Provider, "provider", "", "the AI CLI's name (default: the command's name)")
 		fs.StringVar(&o.Experiment, "experiment", "", "MLflow experiment (default: the daemon's)")
 		fs.BoolVar(&o.CaptureInput, "capture-input", false, "also record what you type (it can contain passwords); by default only keystroke counts")
+		noRedact := fs.Bool("no-redact", false, "send this session to MLflow without removing secrets (recorded as tag aitrack.redaction=off)")
 		fs.Var(params, "param", "a run param `k=v` (repeatable)")
 		fs.Var(tags, "tag", "a run tag `k=v` (repeatable)")
 		if err := fs.Parse(os.Args[1:]); err != nil {
@@ -53,6 +54,9 @@ func main() {
 		if fs.NArg() == 0 {
 			fs.Usage()
 			os.Exit(2)
+		}
+		if *noRedact {
+			tags["aitrack.redaction"] = "off"
 		}
 		o.Argv, o.Params, o.Tags = fs.Args(), params, tags
 		// A key MLflow would refuse is refused here, before anything runs.

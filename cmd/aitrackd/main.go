@@ -19,6 +19,7 @@ import (
 	"github.com/aitrack/aitrack/internal/logging"
 	"github.com/aitrack/aitrack/internal/mlflowclient"
 	"github.com/aitrack/aitrack/internal/procfacts"
+	"github.com/aitrack/aitrack/internal/redact"
 	"github.com/aitrack/aitrack/internal/service"
 	"go.uber.org/zap"
 )
@@ -81,6 +82,17 @@ func main() {
 		fmt.Fprintf(os.Stderr, "aitrackd: %s: %v\n", cfg.Path, err)
 		os.Exit(2)
 	}
+	var redactor *redact.Redactor
+	if cfg.Redact {
+		rc := redact.Config{Allow: cfg.RedactAllow}
+		for _, p := range cfg.RedactPatterns {
+			rc.Extra = append(rc.Extra, redact.Rule{Kind: p.Kind, Pattern: p.Regex})
+		}
+		if redactor, err = redact.NewRedactor(rc); err != nil {
+			fmt.Fprintf(os.Stderr, "aitrackd: %s: %v\n", cfg.Path, err)
+			os.Exit(2)
+		}
+	}
 	mlcfg := mlflowclient.ConfigFromEnv(os.Getenv)
 	mlcfg.TrackingURI = cfg.TrackingURI
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -93,6 +105,7 @@ func main() {
 		MLflowUI:   cfg.MLflowUI,
 		MLflowBin:  cfg.MLflowBin,
 		Procedures: procedures,
+		Redactor:   redactor,
 		Limits:     ingest.Limits{MaxSessions: cfg.MaxSessions, MaxBytesPerSecond: int64(cfg.MaxSessionMBPerSecond) << 20},
 		Log:        log,
 	})

@@ -44,6 +44,21 @@ type File struct {
 		// expressions with named groups, tried before the defaults.
 		Patterns []string `toml:"patterns"`
 	} `toml:"procedures"`
+	Redact struct {
+		// Enabled turns secret redaction off for everything when false.
+		Enabled *bool `toml:"enabled"`
+		// Patterns add the user's own secrets to the built-in kinds.
+		Patterns []RedactPattern `toml:"patterns"`
+		// Allow lists values that are never redacted.
+		Allow []string `toml:"allow"`
+	} `toml:"redact"`
+}
+
+// RedactPattern is a user's secret pattern: Regex (RE2; a group named
+// "secret" limits what is replaced) of a Kind shown in the marker.
+type RedactPattern struct {
+	Kind  string `toml:"kind"`
+	Regex string `toml:"regex"`
 }
 
 // Provider says which command a provider's shim runs.
@@ -75,6 +90,10 @@ type Config struct {
 	Providers             map[string]Provider
 	// ProcedurePatterns are the user's prompt patterns (see procfacts).
 	ProcedurePatterns []string
+	// Redact, RedactPatterns and RedactAllow configure secret redaction.
+	Redact         bool
+	RedactPatterns []RedactPattern
+	RedactAllow    []string
 	// Path is the config file read, or the one that would be read.
 	Path     string
 	settings []Setting
@@ -195,6 +214,12 @@ func Load(getenv paths.Getenv, flags map[string]string) (*Config, error) {
 			return nil, fmt.Errorf("%s:%d: providers.%s.command must name a program", c.Path, lines.find("providers", name, "command"), name)
 		}
 		c.Providers[name] = p
+	}
+	c.Redact = f.Redact.Enabled == nil || *f.Redact.Enabled
+	c.RedactPatterns, c.RedactAllow = f.Redact.Patterns, f.Redact.Allow
+	if f.Redact.Enabled != nil {
+		c.settings = append(c.settings, Setting{Key: "redact.enabled", Value: strconv.FormatBool(c.Redact), Source: "file",
+			Where: fmt.Sprintf("%s:%d", c.Path, lines.find("redact", "", "enabled"))})
 	}
 	c.ProcedurePatterns = f.Procedures.Patterns
 	if len(c.ProcedurePatterns) > 0 {

@@ -27,6 +27,7 @@ import (
 	"github.com/aitrack/aitrack/internal/outbox"
 	"github.com/aitrack/aitrack/internal/paths"
 	"github.com/aitrack/aitrack/internal/procfacts"
+	"github.com/aitrack/aitrack/internal/redact"
 	"github.com/aitrack/aitrack/internal/spool"
 	"github.com/aitrack/aitrack/internal/version"
 	"go.uber.org/zap"
@@ -49,7 +50,10 @@ type Config struct {
 	Procedures *procfacts.Extractor
 	// Limits bound what one client can make the daemon do.
 	Limits ingest.Limits
-	Log    *zap.Logger
+	// Redactor removes secrets before anything leaves the machine; nil
+	// when the user turned redaction off.
+	Redactor *redact.Redactor
+	Log      *zap.Logger
 	// SweepInterval is how often spool files and dead wrappers are looked
 	// for (default 2s).
 	SweepInterval time.Duration
@@ -113,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	limits := cfg.Limits
 	limits.ValidateOpen = validateLabels
 	d.ingester = ingest.New(store, d, log.Named("ingest"), limits)
-	d.outbox = outbox.New(outbox.Config{Client: client, Source: d, Log: log.Named("outbox"), OnDone: d.delivered})
+	d.outbox = outbox.New(outbox.Config{Client: client, Source: d, Log: log.Named("outbox"), OnDone: d.delivered, Redactor: cfg.Redactor})
 
 	lis, err := ipc.Listen(cfg.Socket)
 	if err != nil {

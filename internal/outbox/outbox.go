@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/aitrack/aitrack/internal/mlflowclient"
+	"github.com/aitrack/aitrack/internal/redact"
 	"go.uber.org/zap"
 )
 
@@ -84,6 +86,10 @@ type Config struct {
 	MaxBackoff time.Duration
 	// OnDone, if set, is called when a session is fully delivered.
 	OnDone func(id string)
+	// Redactor removes secrets from everything sent: param and tag values
+	// and artifact contents. Nil sends them as they are. A session tagged
+	// aitrack.redaction=off (aitrack-wrap --no-redact) is sent as it is.
+	Redactor *redact.Redactor
 	// MaxInFlight bounds the sessions talking to MLflow at once (default
 	// 4): a local MLflow has one worker and a small database pool, and
 	// fifty sessions asking at once would exhaust it.
@@ -116,7 +122,9 @@ type State struct {
 	LabelsDigest string   `json:"labels_digest,omitempty"`
 	PointsLogged int      `json:"points_logged,omitempty"`
 	Uploaded     []string `json:"uploaded,omitempty"`
-	Done         bool     `json:"done,omitempty"`
+	// Redacted counts the secrets removed from the uploaded artifacts.
+	Redacted redact.Counts `json:"redacted,omitempty"`
+	Done     bool          `json:"done,omitempty"`
 }
 
 // StateFile is the delivery file's name in a session's directory.
@@ -446,24 +454,21 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 	// One request carries whatever changed: params and tags, new points,
 	// and the metrics (live while running, final at the end).
 	b := mlflowclient.Batch{}
-	digest := labelsDigest(snap.Params, snap.Tags)
+	red := o.redactorFor(snap)
+	params, tags, labelCounts := redactLabels(red, snap.Params, snap.Tags)
+	digest := labelsDigest(params, tags)
 	if digest != st.LabelsDigest {
-		for _, k := range slices.Sorted(maps.Keys(snap.Params)) {
-			b.Params = append(b.Params, mlflowclient.Param{Key: k, Value: snap.Params[k]})
+		for _, k := range slices.Sorted(maps.Keys(params)) {
+			b.Params = append(b.Params, mlflowclient.Param{Key: k, Value: params[k]})
 		}
-		for _, k := range slices.Sorted(maps.Keys(snap.Tags)) {
-			b.Tags = append(b.Tags, mlflowclient.Tag{Key: k, Value: snap.Tags[k]})
+		for _, k := range slices.Sorted(maps.Keys(tags)) {
+			b.Tags = append(b.Tags, mlflowclient.Tag{Key: k, Value: tags[k]})
 		}
 	}
 	points := snap.Points[min(st.PointsLogged, len(snap.Points)):]
 	b.Metrics = append(b.Metrics, points...)
 	metricsChanged := !maps.Equal(*live, snap.Metrics)
-	switch {
-	case snap.Ended:
-		// The final points carry the end time, so a re-send after a crash
-		// is an exact duplicate that MLflow's SQL store ignores.
-		b.Metrics = append(b.Metrics, metricBatch(snap.Metrics, snap.End, snap.Start)...)
-	case metricsChanged:
+	if !snap.Ended && metricsChanged {
 		b.Metrics = append(b.Metrics, metricBatch(snap.Metrics, snap.Last, snap.Start)...)
 	}
 	if len(b.Params)+len(b.Tags)+len(b.Metrics) > 0 {
@@ -488,9 +493,14 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 		if slices.Contains(st.Uploaded, a.Name) {
 			continue
 		}
-		if err := upload(ctx, c, st.ArtifactURI, a); err != nil {
+		counts, err := upload(ctx, c, st.ArtifactURI, a, red)
+		if err != nil {
 			return err
 		}
+		if st.Redacted == nil {
+			st.Redacted = redact.Counts{}
+		}
+		st.Redacted.Add(counts)
 		st.Uploaded = append(st.Uploaded, a.Name)
 		if err := writeState(snap.Dir, *st); err != nil {
 			return fmt.Errorf("save delivery state: %w", err)
@@ -498,6 +508,24 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 	}
 	if !snap.Ended {
 		return nil
+	}
+	// The final metrics, with the redaction counts, once the artifacts are
+	// up. They carry the end time, so a re-send after a crash is an exact
+	// duplicate that MLflow's SQL store ignores.
+	final := maps.Clone(snap.Metrics)
+	if red != nil {
+		counts := redact.Counts{}
+		counts.Add(st.Redacted)
+		counts.Add(labelCounts)
+		total := 0
+		for kind, n := range counts {
+			final["redactions."+kind] = float64(n)
+			total += n
+		}
+		final["redactions"] = float64(total)
+	}
+	if err := c.LogBatch(ctx, st.RunID, mlflowclient.Batch{Metrics: metricBatch(final, snap.End, snap.Start)}); err != nil {
+		return fmt.Errorf("log final metrics to run %s: %w", st.RunID, err)
 	}
 	if err := c.UpdateRun(ctx, st.RunID, snap.Status, snap.End); err != nil {
 		return fmt.Errorf("finish run: %w", err)
@@ -550,21 +578,72 @@ func labelsDigest(params, tags map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func upload(ctx context.Context, c *mlflowclient.Client, artifactURI string, a Artifact) error {
+// upload sends a file as an artifact, through the redactor when there is
+// one (the length then is not known in advance), and returns what it
+// redacted.
+func upload(ctx context.Context, c *mlflowclient.Client, artifactURI string, a Artifact, red *redact.Redactor) (redact.Counts, error) {
 	f, err := os.Open(a.Path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("artifact %s: %w", a.Name, err)
+		return nil, fmt.Errorf("artifact %s: %w", a.Name, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("artifact %s: %w", a.Name, err)
+		return nil, fmt.Errorf("artifact %s: %w", a.Name, err)
 	}
-	if err := c.UploadArtifact(ctx, artifactURI, a.Name, f, fi.Size()); err != nil {
-		return fmt.Errorf("upload %s: %w", a.Name, err)
+	if red == nil {
+		if err := c.UploadArtifact(ctx, artifactURI, a.Name, f, fi.Size()); err != nil {
+			return nil, fmt.Errorf("upload %s: %w", a.Name, err)
+		}
+		return nil, nil
 	}
-	return nil
+	pr, pw := io.Pipe()
+	stream := red.NewStream(pw)
+	go func() {
+		_, err := io.Copy(stream, f)
+		if cerr := stream.Close(); err == nil {
+			err = cerr
+		}
+		pw.CloseWithError(err)
+	}()
+	err = c.UploadArtifact(ctx, artifactURI, a.Name, pr, -1)
+	pr.CloseWithError(io.ErrClosedPipe) // stops the copy if the upload gave up
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: %w", a.Name, err)
+	}
+	return stream.Counts(), nil
+}
+
+// redactorFor is the redactor for a session: none when the session was
+// recorded with --no-redact.
+func (o *Outbox) redactorFor(snap Snapshot) *redact.Redactor {
+	if snap.Tags[TagRedaction] == "off" {
+		return nil
+	}
+	return o.cfg.Redactor
+}
+
+// TagRedaction records on a run that the user turned redaction off.
+const TagRedaction = "aitrack.redaction"
+
+// redactLabels returns params and tags with secrets removed from their
+// values, and what was removed.
+func redactLabels(red *redact.Redactor, params, tags map[string]string) (map[string]string, map[string]string, redact.Counts) {
+	if red == nil {
+		return params, tags, nil
+	}
+	counts := redact.Counts{}
+	clean := func(m map[string]string) map[string]string {
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			var c redact.Counts
+			out[k], c = red.String(v)
+			counts.Add(c)
+		}
+		return out
+	}
+	return clean(params), clean(tags), counts
 }

@@ -316,17 +316,27 @@ func (e *env) artifact(run mlflowclient.Run, name string) string {
 
 func (e *env) status() cli.StatusJSON {
 	e.t.Helper()
+	st, err := e.tryStatus()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// tryStatus is `aitrack status --json`, for polling a daemon that may not
+// answer yet.
+func (e *env) tryStatus() (cli.StatusJSON, error) {
+	var st cli.StatusJSON
 	cmd := exec.Command(e.bin("aitrack"), "status", "--json")
 	cmd.Env = e.vars
 	out, err := cmd.Output()
 	if err != nil {
-		e.t.Fatalf("aitrack status --json: %v", err)
+		return st, fmt.Errorf("aitrack status --json: %w", err)
 	}
-	var st cli.StatusJSON
 	if err := json.Unmarshal(out, &st); err != nil {
-		e.t.Fatalf("status JSON: %v\n%s", err, out)
+		return st, fmt.Errorf("status JSON: %w\n%s", err, out)
 	}
-	return st
+	return st, nil
 }
 
 func errAbsent(st cli.StatusJSON) error {

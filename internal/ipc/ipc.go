@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aitrack/aitrack/internal/paths"
 	"google.golang.org/grpc"
 )
 
@@ -27,17 +28,13 @@ import (
 // batches well below it.
 const MaxMessage = 16 << 20
 
-// maxSocketPath is the portable sun_path limit (104 on macOS, 108 on Linux),
-// less the terminating NUL.
-const maxSocketPath = 103
-
 // ErrInUse means another daemon answers on the socket.
 var ErrInUse = errors.New("another aitrackd is already listening")
 
 // Listen creates the socket at path, replacing a stale one.
 func Listen(path string) (net.Listener, error) {
-	if len(path) > maxSocketPath {
-		return nil, fmt.Errorf("socket path %s is %d bytes, more than the %d a Unix socket allows: set AITRACK_SOCKET to a shorter path", path, len(path), maxSocketPath)
+	if len(path) > paths.MaxSocketPath {
+		return nil, fmt.Errorf("socket path %s is %d bytes, more than the %d a Unix socket allows: set AITRACK_SOCKET to a shorter path", path, len(path), paths.MaxSocketPath)
 	}
 	if err := PrivateDir(filepath.Dir(path)); err != nil {
 		return nil, err

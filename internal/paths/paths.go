@@ -7,6 +7,7 @@
 package paths
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -22,14 +23,33 @@ const SocketFile = "aitrackd.sock"
 // Socket returns the daemon's socket path: $AITRACK_SOCKET, else
 // $XDG_RUNTIME_DIR/aitrack/aitrackd.sock, else /tmp/aitrack-<uid>/aitrackd.sock
 // (a per-user directory that ipc creates 0700 and checks before use).
+//
+// A path longer than a Unix socket allows (104 bytes on macOS, 108 on
+// Linux) is replaced by a short one under /tmp/aitrack-<uid>/ named after a
+// hash of the long one, so that every binary that computes the same long
+// path finds the same short one.
 func Socket(getenv Getenv) string {
-	if p := getenv("AITRACK_SOCKET"); p != "" {
-		return p
+	p := getenv("AITRACK_SOCKET")
+	switch {
+	case p != "":
+	case getenv("XDG_RUNTIME_DIR") != "" && filepath.IsAbs(getenv("XDG_RUNTIME_DIR")):
+		p = filepath.Join(getenv("XDG_RUNTIME_DIR"), "aitrack", SocketFile)
+	default:
+		return filepath.Join(shortDir(), SocketFile)
 	}
-	if d := getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, "aitrack", SocketFile)
+	if len(p) > MaxSocketPath {
+		sum := sha256.Sum256([]byte(p))
+		return filepath.Join(shortDir(), fmt.Sprintf("s-%x.sock", sum[:8]))
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("aitrack-%d", os.Getuid()), SocketFile)
+	return p
+}
+
+// MaxSocketPath is the longest socket path that works everywhere (macOS's
+// sun_path holds 104 bytes with the terminating NUL).
+const MaxSocketPath = 103
+
+func shortDir() string {
+	return filepath.Join("/tmp", fmt.Sprintf("aitrack-%d", os.Getuid()))
 }
 
 // StateDir returns the daemon's state directory: $AITRACK_STATE_DIR, else

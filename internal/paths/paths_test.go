@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -17,8 +18,8 @@ func TestSocket(t *testing.T) {
 	}{
 		{"explicit", map[string]string{"AITRACK_SOCKET": "/x/s.sock", "XDG_RUNTIME_DIR": "/run/user/1"}, "/x/s.sock"},
 		{"xdg runtime", map[string]string{"XDG_RUNTIME_DIR": "/run/user/1"}, "/run/user/1/aitrack/aitrackd.sock"},
-		{"relative xdg ignored", map[string]string{"XDG_RUNTIME_DIR": "rel"}, filepath.Join(os.TempDir(), "aitrack-"+itoa(os.Getuid()), "aitrackd.sock")},
-		{"fallback", nil, filepath.Join(os.TempDir(), "aitrack-"+itoa(os.Getuid()), "aitrackd.sock")},
+		{"relative xdg ignored", map[string]string{"XDG_RUNTIME_DIR": "rel"}, filepath.Join("/tmp", "aitrack-"+itoa(os.Getuid()), "aitrackd.sock")},
+		{"fallback", nil, filepath.Join("/tmp", "aitrack-"+itoa(os.Getuid()), "aitrackd.sock")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -26,6 +27,22 @@ func TestSocket(t *testing.T) {
 				t.Errorf("Socket() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLongSocketPathGetsShortOne(t *testing.T) {
+	long := "/home/someone/" + strings.Repeat("very-long-directory-name/", 5) + "aitrackd.sock"
+	env := env(map[string]string{"AITRACK_SOCKET": long})
+	got := Socket(env)
+	if len(got) > MaxSocketPath || !strings.HasPrefix(got, filepath.Join("/tmp", "aitrack-"+itoa(os.Getuid()))+"/s-") {
+		t.Fatalf("Socket() = %q", got)
+	}
+	if again := Socket(env); again != got {
+		t.Errorf("not stable: %q then %q", got, again)
+	}
+	other := Socket(func(k string) string { return map[string]string{"AITRACK_SOCKET": long + "x"}[k] })
+	if other == got {
+		t.Error("two long paths share one short path")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/aitrack/aitrack/internal/config"
 	"github.com/aitrack/aitrack/internal/daemon"
@@ -98,16 +99,17 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = daemon.Run(ctx, daemon.Config{
-		Socket:     cfg.Socket,
-		StateDir:   cfg.StateDir,
-		Experiment: cfg.Experiment,
-		MLflow:     mlcfg,
-		MLflowUI:   cfg.MLflowUI,
-		MLflowBin:  cfg.MLflowBin,
-		Procedures: procedures,
-		Redactor:   redactor,
-		Limits:     ingest.Limits{MaxSessions: cfg.MaxSessions, MaxBytesPerSecond: int64(cfg.MaxSessionMBPerSecond) << 20},
-		Log:        log,
+		Socket:        cfg.Socket,
+		StateDir:      cfg.StateDir,
+		Experiment:    cfg.Experiment,
+		MLflow:        mlcfg,
+		MLflowUI:      cfg.MLflowUI,
+		MLflowBin:     cfg.MLflowBin,
+		Procedures:    procedures,
+		Redactor:      redactor,
+		KeepDelivered: time.Duration(cfg.KeepDays) * 24 * time.Hour,
+		Limits:        ingest.Limits{MaxSessions: cfg.MaxSessions, MaxBytesPerSecond: int64(cfg.MaxSessionMBPerSecond) << 20},
+		Log:           log,
 	})
 	if err != nil {
 		log.Error("aitrackd failed", zap.Error(err))

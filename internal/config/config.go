@@ -35,6 +35,8 @@ type File struct {
 		// Limits on what one client can make the daemon do.
 		MaxSessions           *int `toml:"max_sessions"`
 		MaxSessionMBPerSecond *int `toml:"max_session_mb_per_second"`
+		// KeepDays is how long delivered sessions stay on disk.
+		KeepDays *int `toml:"keep_days"`
 	} `toml:"daemon"`
 	// Providers maps a provider (the NAME of NAME-with-tracking) to the
 	// command it runs.
@@ -87,6 +89,7 @@ type Config struct {
 	// ingest.Limits).
 	MaxSessions           int
 	MaxSessionMBPerSecond int
+	KeepDays              int
 	Providers             map[string]Provider
 	// ProcedurePatterns are the user's prompt patterns (see procfacts).
 	ProcedurePatterns []string
@@ -174,6 +177,7 @@ func Load(getenv paths.Getenv, flags map[string]string) (*Config, error) {
 	}{
 		{"daemon.max_sessions", f.Daemon.MaxSessions, 256, &c.MaxSessions},
 		{"daemon.max_session_mb_per_second", f.Daemon.MaxSessionMBPerSecond, 32, &c.MaxSessionMBPerSecond},
+		{"daemon.keep_days", f.Daemon.KeepDays, 30, &c.KeepDays},
 	} {
 		var fv *string
 		if lim.v != nil {

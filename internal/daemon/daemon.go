@@ -57,6 +57,10 @@ type Config struct {
 	// SweepInterval is how often spool files and dead wrappers are looked
 	// for (default 2s).
 	SweepInterval time.Duration
+	// KeepDelivered is how long a session's files stay on disk once MLflow
+	// has all of it (default 30 days): MLflow is the record, the local copy
+	// is for a while.
+	KeepDelivered time.Duration
 }
 
 // Daemon is a running aitrackd.
@@ -81,6 +85,9 @@ type Daemon struct {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = 2 * time.Second
+	}
+	if cfg.KeepDelivered == 0 {
+		cfg.KeepDelivered = 30 * 24 * time.Hour
 	}
 	if cfg.Procedures == nil {
 		var err error
@@ -308,8 +315,13 @@ func (d *Daemon) delivered(id string) {
 func (d *Daemon) sweepLoop(ctx context.Context) {
 	tick := time.NewTicker(d.cfg.SweepInterval)
 	defer tick.Stop()
+	var pruned time.Time
 	for {
 		d.sweep()
+		if time.Since(pruned) > time.Hour {
+			d.prune(time.Now().Add(-d.cfg.KeepDelivered))
+			pruned = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -392,6 +404,35 @@ func validateLabels(o *aitrackv1.Open) error {
 		}
 	}
 	return nil
+}
+
+// prune removes the files of sessions MLflow has had in full since before
+// cutoff, so that the state directory does not grow forever.
+func (d *Daemon) prune(cutoff time.Time) {
+	store := d.ingester.Store()
+	ids, err := store.IDs()
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		dir := filepath.Join(store.Dir(), id)
+		st, err := outbox.ReadState(dir)
+		fi, serr := os.Stat(filepath.Join(dir, outbox.StateFile))
+		if err != nil || serr != nil || !st.Done || fi.ModTime().After(cutoff) {
+			continue
+		}
+		d.mu.Lock()
+		_, live := d.trackers[id]
+		d.mu.Unlock()
+		if live {
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			d.log.Warn("cannot remove an old delivered session", zap.String("session", id), zap.Error(err))
+			continue
+		}
+		d.log.Info("removed a delivered session's local files", zap.String("session", id), zap.String("run_id", st.RunID))
+	}
 }
 
 func alive(pid int64) bool {

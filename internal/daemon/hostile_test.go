@@ -227,3 +227,30 @@ func FuzzRecordStream(f *testing.F) {
 		in.Serve(&fakeStream{ctx: context.Background(), in: splitMessages(data)})
 	})
 }
+
+// Delivered sessions leave the disk after the retention time; others stay.
+func TestPruneDelivered(t *testing.T) {
+	w := startDaemon(t, ingest.Limits{})
+	w.healthy(t, "old-delivered")()
+	w.healthy(t, "pending")()
+	sessions := filepath.Join(w.state, "sessions")
+	os.WriteFile(filepath.Join(sessions, "old-delivered", "delivery.json"), []byte(`{"run_id":"r","done":true}`), 0o600)
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(filepath.Join(sessions, "old-delivered", "delivery.json"), old, old)
+	d := &Daemon{ingester: ingest.New(mustStore(t, sessions), nopObserver{}, zaptest.NewLogger(t), ingest.Limits{}), trackers: map[string]*tracker{}, log: zaptest.NewLogger(t)}
+	d.prune(time.Now().Add(-24 * time.Hour))
+	if _, err := os.Stat(filepath.Join(sessions, "old-delivered")); !os.IsNotExist(err) {
+		t.Errorf("old delivered session kept: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sessions, "pending")); err != nil {
+		t.Errorf("undelivered session removed: %v", err)
+	}
+}
+
+func mustStore(t *testing.T, dir string) *ingest.Store {
+	s, err := ingest.NewStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -33,8 +33,16 @@ func (d *Daemon) finalize(t *tracker) {
 	if err != nil {
 		d.log.Warn("cannot scan the transcript for pull requests", zap.String("session", t.id), zap.Error(err))
 	}
+	redactCast := d.cfg.Redactor != nil && t.open.GetTags()["aitrack.redaction"] != "off"
+	if redactCast {
+		if err := writeRedactedCast(d.ingester.Store(), t.id, d.cfg.Redactor); err != nil {
+			// Without it the cast stays home: better no replay in MLflow
+			// than a leaked secret.
+			d.log.Warn("cannot write the redacted cast; the run will have none", zap.String("session", t.id), zap.Error(err))
+		}
+	}
 	t.mu.Lock()
-	t.git, t.prs, t.finalized = f, prs, true
+	t.git, t.prs, t.finalized, t.redactCast = f, prs, true, redactCast
 	t.mu.Unlock()
 	d.outbox.Track(d.ctx, t.id)
 }
@@ -55,6 +63,14 @@ func (t *tracker) finalFacts(snap *outbox.Snapshot) {
 	}
 	if len(t.prs) > 0 {
 		snap.Tags["aitrack.pull_requests"] = strings.Join(t.prs, " ")
+	}
+	if t.redactCast {
+		// The cast that leaves is the redacted one, under the usual name.
+		for i, a := range snap.Artifacts {
+			if a.Name == CastFile {
+				snap.Artifacts[i].Path = filepath.Join(t.dir, RedactedCastFile)
+			}
+		}
 	}
 	snap.Tags["mlflow.note.content"] = t.describe(snap)
 }

@@ -51,8 +51,10 @@ type tracker struct {
 	end      ingest.Rec
 	// finalized is set once the end-of-session facts are gathered.
 	finalized bool
-	git       gitfacts.Facts
-	prs       []string
+	// redactCast: the cast that leaves is RedactedCastFile.
+	redactCast bool
+	git        gitfacts.Facts
+	prs        []string
 }
 
 func newTracker(ss *ingest.Session, facts *procfacts.Extractor) (*tracker, error) {
@@ -364,10 +366,9 @@ func runName(o *aitrackv1.Open, start time.Time) string {
 	if name == "" {
 		name = filepath.Base(o.GetArgv()[0])
 	}
+	// Not cut here: the outbox redacts the whole name, then shortens it
+	// (a secret cut in half could no longer be recognised).
 	if args := strings.Join(strings.Fields(strings.Join(o.GetArgv()[1:], " ")), " "); args != "" {
-		if r := []rune(args); len(r) > 60 {
-			args = string(r[:59]) + "…"
-		}
 		name += " · " + args
 	}
 	return name + " · " + start.Local().Format("2006-01-02 15:04")

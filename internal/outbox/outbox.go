@@ -433,9 +433,10 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 		if run != nil {
 			info = run.Info
 		} else {
-			tags := maps.Clone(snap.Tags)
+			_, tags, _ := redactLabels(o.redactorFor(snap), nil, snap.Tags)
 			tags[TagSessionID] = snap.ID
-			if info, err = c.CreateRun(ctx, mlflowclient.CreateRun{ExperimentID: expID, RunName: snap.RunName, StartTime: snap.Start, Tags: tags}); err != nil {
+			tags["mlflow.runName"] = runName(o.redactorFor(snap), snap.RunName)
+			if info, err = c.CreateRun(ctx, mlflowclient.CreateRun{ExperimentID: expID, RunName: tags["mlflow.runName"], StartTime: snap.Start, Tags: tags}); err != nil {
 				return fmt.Errorf("create run: %w", err)
 			}
 		}
@@ -456,6 +457,9 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 	b := mlflowclient.Batch{}
 	red := o.redactorFor(snap)
 	params, tags, labelCounts := redactLabels(red, snap.Params, snap.Tags)
+	if _, ok := tags["mlflow.runName"]; ok {
+		tags["mlflow.runName"] = runName(red, snap.RunName)
+	}
 	digest := labelsDigest(params, tags)
 	if digest != st.LabelsDigest {
 		for _, k := range slices.Sorted(maps.Keys(params)) {
@@ -624,6 +628,18 @@ func (o *Outbox) redactorFor(snap Snapshot) *redact.Redactor {
 		return nil
 	}
 	return o.cfg.Redactor
+}
+
+// runName redacts a run's name, then shortens it to what the MLflow UI
+// shows well, keeping its end (the start time).
+func runName(red *redact.Redactor, name string) string {
+	if red != nil {
+		name, _ = red.String(name)
+	}
+	if r := []rune(name); len(r) > 100 {
+		name = string(r[:79]) + "…" + string(r[len(r)-20:])
+	}
+	return name
 }
 
 // TagRedaction records on a run that the user turned redaction off.

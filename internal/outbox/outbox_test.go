@@ -7,12 +7,14 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aitrack/aitrack/internal/mlflowclient"
 	"github.com/aitrack/aitrack/internal/mlflowtest"
+	"github.com/aitrack/aitrack/internal/redact"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -236,5 +238,18 @@ func TestRetriesWhileMLflowDown(t *testing.T) {
 	waitDone(t, src.snap.Dir, 60*time.Second)
 	if runs := runsFor(t, c, src.snap.Experiment, "down-1"); len(runs) != 1 || runs[0].Info.Status != mlflowclient.StatusFinished {
 		t.Fatalf("runs %+v", runs)
+	}
+}
+
+func TestRunNameRedactedThenShortened(t *testing.T) {
+	red, err := redact.NewRedactor(redact.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := "glpat-Xy7Zq2Lm9Kp4Rt8Vw1Bn"
+	name := "codex · " + strings.Repeat("word ", 10) + "--token " + secret + " " + strings.Repeat("more ", 20) + "· 2026-11-25 19:40"
+	got := runName(red, name)
+	if strings.Contains(got, secret[:12]) || !strings.HasSuffix(got, "· 2026-11-25 19:40") || len([]rune(got)) > 100 {
+		t.Errorf("runName = %q", got)
 	}
 }

@@ -60,13 +60,9 @@ func main() {
 		}
 		o.Argv, o.Params, o.Tags = fs.Args(), params, tags
 		// A key MLflow would refuse is refused here, before anything runs.
-		for kind, kv := range map[string]flagkv.KV{"param": params, "tag": tags} {
-			for k := range kv {
-				if err := mlflowkey.Validate(kind, k); err != nil {
-					fmt.Fprintln(os.Stderr, "aitrack-wrap:", err)
-					os.Exit(2)
-				}
-			}
+		if err := mlflowkey.ValidateLabels(params, tags); err != nil {
+			fmt.Fprintln(os.Stderr, "aitrack-wrap:", err)
+			os.Exit(2)
 		}
 	}
 	os.Exit(wrapper.Run(context.Background(), o))

@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 		spools:   make(map[string]int64),
 	}
 	limits := cfg.Limits
-	limits.ValidateOpen = validateLabels
+	limits.ValidateOpen = func(o *aitrackv1.Open) error { return mlflowkey.ValidateLabels(o.GetParams(), o.GetTags()) }
 	d.ingester = ingest.New(store, d, log.Named("ingest"), limits)
 	d.outbox = outbox.New(outbox.Config{Client: client, Source: d, Log: log.Named("outbox"), OnDone: d.delivered, Redactor: cfg.Redactor})
 
@@ -388,22 +388,6 @@ func (d *Daemon) sweep() {
 		os.Remove(spool.Path(dir, t.id))
 		d.log.Warn("wrapper gone; session closed as killed", zap.String("session", t.id))
 	}
-}
-
-// validateLabels refuses at the start a session whose params or tags MLflow
-// would refuse at the end.
-func validateLabels(o *aitrackv1.Open) error {
-	for k := range o.GetParams() {
-		if err := mlflowkey.Validate("param", k); err != nil {
-			return err
-		}
-	}
-	for k := range o.GetTags() {
-		if err := mlflowkey.Validate("tag", k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // prune removes the files of sessions MLflow has had in full since before

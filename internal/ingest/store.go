@@ -106,7 +106,7 @@ func (s *Store) Create(open *aitrackv1.Open) (*Session, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeFileSync(openPath, b); err != nil {
+		if err := writeFileSync(openPath, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 			return nil, fmt.Errorf("store session: %w", err)
 		}
 	}
@@ -333,13 +333,15 @@ func (ss *Session) Close() error {
 	return err
 }
 
-func writeFileSync(path string, b []byte) error {
+// writeFileSync writes a file whole or not at all: into a temporary file,
+// synced, then renamed over path.
+func writeFileSync(path string, write func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

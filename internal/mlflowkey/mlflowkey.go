@@ -57,3 +57,18 @@ func shorten(s string, runes int) string {
 	}
 	return string([]rune(s)[:runes]) + "…"
 }
+
+// ValidateLabels validates the keys of a run's params and tags.
+func ValidateLabels(params, tags map[string]string) error {
+	for k := range params {
+		if err := Validate("param", k); err != nil {
+			return err
+		}
+	}
+	for k := range tags {
+		if err := Validate("tag", k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -173,6 +173,13 @@ func (r *Recorder) Close(wait time.Duration) Outcome {
 		r.Start(context.Background())
 	}
 	const stall = 500 * time.Millisecond
+	r.mu.Lock()
+	conn := r.everConn
+	r.mu.Unlock()
+	if !conn {
+		// No daemon so far: one short chance for a dial under way.
+		wait = min(wait, 50*time.Millisecond)
+	}
 	deadline := time.After(wait)
 	tick := time.NewTicker(stall)
 	defer tick.Stop()
@@ -186,9 +193,9 @@ wait:
 			break wait
 		case <-tick.C:
 			r.mu.Lock()
-			acked, conn := r.acked, r.everConn
+			acked := r.acked
 			r.mu.Unlock()
-			if !conn || acked == last {
+			if acked == last {
 				break wait
 			}
 			last = acked

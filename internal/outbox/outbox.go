@@ -2,12 +2,19 @@
 // has all of each one: the run, its params and tags, live and final
 // metrics, its artifacts and its final status.
 //
-// The outbox holds no copy of the data: a session's durable files (see
-// ingest) are the record of what is owed, and a small delivery file beside
-// them records what MLflow already confirmed. A restart re-reads both and
-// carries on, so nothing is lost and nothing is sent as a second run: a run
-// is found by its aitrack.session_id tag before one is created, params are
-// write-once, and metric points are exact re-sends.
+// Why no separate queue (bbolt, a segment log): every byte a wrapper sends
+// is already on disk, fsynced before it is acknowledged, in the session's
+// directory (see ingest), and everything MLflow must receive — params, tags,
+// metrics, artifacts, status — is derived from those files. A second copy in
+// an embedded database would double every write for nothing. What the
+// outbox adds is small and written atomically (temporary file, fsync,
+// rename): delivery.json, what MLflow has confirmed (run id, labels digest,
+// points sent, artifacts uploaded, done), and dead.json for a session MLflow
+// refused. A restart re-reads both and carries on, so nothing is lost and
+// nothing is sent as a second run: a run is found by its aitrack.session_id
+// tag before one is created, params are write-once, and metric points carry
+// capture times, so a re-send is an exact duplicate MLflow's SQL store
+// ignores.
 //
 // It knows nothing of terminals or parsing: a Source describes each session.
 package outbox

@@ -40,6 +40,8 @@ Commands:
   retry [SESSION...]  deliver again the sessions MLflow refused (all by default), once you fixed the cause
   parse [--provider NAME] [--json] [--timing FILE] FILE...
                     parse recordings (script typescripts, asciicasts) offline
+  parse --session-log [--provider NAME] [--json] FILE...
+                    read AI CLIs' own session logs (Claude, Codex, Gemini)
   import [--provider NAME] [--timing FILE] FILE...
                     record old recordings as runs, once per file
 
@@ -267,13 +269,9 @@ func runCmd(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	for kind, kv := range map[string]flagkv.KV{"param": params, "tag": tags} {
-		for k := range kv {
-			if err := mlflowkey.Validate(kind, k); err != nil {
-				fmt.Fprintln(os.Stderr, "aitrack run:", err)
-				return 2
-			}
-		}
+	if err := mlflowkey.ValidateLabels(params, tags); err != nil {
+		fmt.Fprintln(os.Stderr, "aitrack run:", err)
+		return 2
 	}
 	params["procedure_name"] = *procedure
 	tags["type"] = "procedure"
@@ -335,8 +333,9 @@ func parseCmd(args []string) int {
 	provider := fs.String("provider", "", "the CLI that made the recording (claude, codex, gemini); default: generic")
 	asJSON := fs.Bool("json", false, "print an object with metrics and events per file, one per line")
 	timing := fs.String("timing", "", "the typescript's timing file (script -t/-T)")
+	sessionLog := fs.Bool("session-log", false, "FILEs are the CLI's own session logs (format from --provider, else guessed from the path)")
 	fs.Usage = func() {
-		fmt.Fprint(os.Stderr, "usage: aitrack parse [--provider NAME] [--json] [--timing FILE] FILE...\n\nParses recordings offline — util-linux script typescripts (with or without\ntheir header and footer) and asciicast v2/v3 files — and prints what the\ndaemon would have recorded.\n\nExample:\n  aitrack parse --json --provider claude session.cast | jq .metrics\n\n")
+		fmt.Fprint(os.Stderr, "usage: aitrack parse [--provider NAME] [--json] [--timing FILE] FILE...\n       aitrack parse --session-log [--provider NAME] [--json] FILE...\n\nParses recordings offline — util-linux script typescripts (with or without\ntheir header and footer) and asciicast v2/v3 files — and prints what the\ndaemon would have recorded. With --session-log, reads the AI CLIs' own\nsession logs (Claude Code, Codex, Gemini CLI) instead.\n\nExamples:\n  aitrack parse --json --provider claude session.cast | jq .metrics\n  aitrack parse --session-log ~/.claude/projects/-home-me-repo/*.jsonl\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -348,7 +347,13 @@ func parseCmd(args []string) int {
 	}
 	code := 0
 	for _, f := range fs.Args() {
-		p, err := cli.ParseFile(f, *timing, *provider)
+		var p cli.Parsed
+		var err error
+		if *sessionLog {
+			p, err = cli.ParseSessionLog(f, *provider)
+		} else {
+			p, err = cli.ParseFile(f, *timing, *provider)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "aitrack parse:", err)
 			code = 1

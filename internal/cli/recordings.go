@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/aitrack/aitrack/internal/paths"
 	"github.com/aitrack/aitrack/internal/recorder"
 	"github.com/aitrack/aitrack/internal/recording"
+	"github.com/aitrack/aitrack/internal/sessionlog"
 )
 
 // ParsedEvent is one event in `aitrack parse --json`.
@@ -62,14 +66,74 @@ func ParseFile(path, timing, provider string) (Parsed, error) {
 	return out, nil
 }
 
+// printedMetrics are the figures PrintParsed shows for every file.
+var printedMetrics = []string{"commands_executed", "git_operations", "gh_operations", "tool_uses", "user_prompts", "errors_encountered", "files_touched", "output_lines"}
+
+// ParseSessionLog reads an AI CLI's own session log (format "claude",
+// "codex" or "gemini"; "" guesses it from the path) into the figures and
+// events the daemon would merge into the session's run.
+func ParseSessionLog(path, format string) (Parsed, error) {
+	if format == "" {
+		format = string(guessLogFormat(path))
+	}
+	f, err := sessionlog.ReadFile(path, sessionlog.Format(format))
+	if err != nil {
+		return Parsed{}, fmt.Errorf("%s: %w (name the CLI with --provider claude|codex|gemini)", path, err)
+	}
+	out := Parsed{File: path, Format: "session-log/" + format, Metrics: f.Metrics(), Events: []ParsedEvent{}}
+	add := func(kind parse.Kind, text string, fields map[string]string) {
+		out.Events = append(out.Events, ParsedEvent{Kind: kind, Text: text, Fields: fields})
+	}
+	for _, p := range f.Prompts {
+		add(parse.KindUserPrompt, p, nil)
+	}
+	for _, c := range f.Commands {
+		add(parse.KindCommand, c.Text, map[string]string{"exit_code": strconv.Itoa(c.ExitCode)})
+	}
+	for _, e := range f.Errors {
+		add(parse.KindError, e.Text, map[string]string{"kind": e.Kind})
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.Files)) {
+		add(parse.KindFileTouched, name, map[string]string{"operation": f.Files[name]})
+	}
+	return out, nil
+}
+
+// guessLogFormat names a log's format from its first line: Codex opens
+// with session_meta, Gemini with a header naming its projectHash.
+func guessLogFormat(path string) sessionlog.Format {
+	f, err := os.Open(path)
+	if err != nil {
+		return sessionlog.Claude // ReadFile reports the error
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	first, _, _ := strings.Cut(string(head[:n]), "\n")
+	switch {
+	case strings.Contains(first, `"session_meta"`):
+		return sessionlog.Codex
+	case strings.Contains(first, `"projectHash"`):
+		return sessionlog.Gemini
+	}
+	return sessionlog.Claude
+}
+
 // PrintParsed writes the result as JSON or as readable text.
 func PrintParsed(w io.Writer, p Parsed, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(p)
 	}
 	fmt.Fprintf(w, "%s (%s)\n", p.File, p.Format)
-	for _, k := range []string{"commands_executed", "git_operations", "gh_operations", "tool_uses", "user_prompts", "errors_encountered", "files_touched", "output_lines"} {
+	for _, k := range printedMetrics {
 		fmt.Fprintf(w, "  %-20s %g\n", k, p.Metrics[k])
+	}
+	if strings.HasPrefix(p.Format, "session-log/") {
+		for _, k := range slices.Sorted(maps.Keys(p.Metrics)) {
+			if !slices.Contains(printedMetrics, k) {
+				fmt.Fprintf(w, "  %-20s %g\n", k, p.Metrics[k])
+			}
+		}
 	}
 	for _, e := range p.Events {
 		fmt.Fprintf(w, "  %8.1fs  %-14s %s\n", e.Offset, e.Kind, e.Text)

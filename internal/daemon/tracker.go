@@ -55,6 +55,9 @@ type tracker struct {
 	redactCast bool
 	git        gitfacts.Facts
 	prs        []string
+	// enrich follows the CLI's own session log; nil for other programs.
+	enrich      *enricher
+	firstPrompt string // as the terminal view read it, to pick the log
 }
 
 func newTracker(ss *ingest.Session, facts *procfacts.Extractor) (*tracker, error) {
@@ -65,6 +68,9 @@ func newTracker(ss *ingest.Session, facts *procfacts.Extractor) (*tracker, error
 		t.facts = facts.Facts(open.GetArgv()[1:])
 	}
 	t.last = t.start
+	if open.GetTags()["type"] != "procedure" {
+		t.enrich = newEnricher(t.dir, open.GetProvider(), open.GetChildPid())
+	}
 	var err error
 	if t.cleanF, err = os.OpenFile(filepath.Join(t.dir, CleanFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err != nil {
 		return nil, err
@@ -149,6 +155,9 @@ type eventLine struct {
 }
 
 func (t *tracker) writeEvent(e parse.Event) {
+	if e.Kind == parse.KindUserPrompt && t.firstPrompt == "" {
+		t.firstPrompt = e.Text
+	}
 	b, _ := json.Marshal(eventLine{Kind: e.Kind, Text: e.Text, Offset: e.Offset.Seconds(), Fields: e.Fields})
 	t.events.Write(append(b, '\n'))
 }
@@ -219,6 +228,9 @@ func (t *tracker) close() {
 	t.cleanF.Close()
 	t.eventsF.Close()
 	t.castF.Close()
+	if t.enrich != nil {
+		t.enrich.close()
+	}
 }
 
 // exitCode is the session's exit code as a shell reports it.
@@ -272,6 +284,10 @@ func (t *tracker) snapshot(defaultExperiment string) outbox.Snapshot {
 		metrics["steps_completed"] = float64(steps["ok"])
 		metrics["steps_failed"] = float64(steps["failed"])
 	}
+	if t.enrich != nil {
+		t.enrich.poll(session{cwd: t.open.GetCwd(), start: t.start, prompt: t.firstPrompt, typed: t.keys > 0 || t.ended, ended: t.ended})
+		t.enrich.merge(&snap)
+	}
 	if snap.Ended {
 		snap.End = t.end.At()
 		code := t.exitCode()
@@ -291,6 +307,9 @@ func (t *tracker) snapshot(defaultExperiment string) outbox.Snapshot {
 			{Name: "transcript.txt", Path: filepath.Join(t.dir, CleanFile)},
 			{Name: "events.jsonl", Path: filepath.Join(t.dir, EventsFile)},
 			{Name: "session.cast", Path: filepath.Join(t.dir, CastFile)},
+		}
+		if t.enrich != nil {
+			snap.Artifacts = append(snap.Artifacts, t.enrich.artifacts()...)
 		}
 		t.finalFacts(&snap)
 	}

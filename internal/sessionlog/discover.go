@@ -1,0 +1,148 @@
+package sessionlog
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Query describes a session whose log is wanted.
+type Query struct {
+	Format Format
+	// Home is the HOME of the CLI's process; Env its variables that move
+	// the logs (CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_CLI_HOME), if set.
+	Home  string
+	Env   map[string]string
+	Cwd   string    // the CLI's working directory
+	Start time.Time // when the CLI started
+	// Prompt is the first prompt typed in the session, if known: among
+	// several candidate logs, the one that starts with it wins.
+	Prompt string
+	// Typed says the user has typed into the session. A log that holds a
+	// prompt cannot be the session's before then: this keeps a session
+	// that is still idle from taking the log of one started beside it.
+	Typed bool
+}
+
+// startSlack allows for clocks read by different processes and for
+// timestamps rounded to the millisecond.
+const startSlack = 2 * time.Second
+
+// Candidate is a log that may be the session's.
+type Candidate struct {
+	Path  string
+	Facts Facts
+}
+
+// Candidates returns the logs that can belong to the session, best first:
+// logs of its CLI, in its directory, started no earlier than it. Callers
+// skip those another session claimed. No log yet is not an error.
+func Candidates(q Query) ([]Candidate, error) {
+	var paths []string
+	for _, pattern := range patterns(q) {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, m...)
+	}
+	cwd := realPath(q.Cwd)
+	var out []Candidate
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || st.ModTime().Before(q.Start.Add(-startSlack)) {
+			continue
+		}
+		f, err := ReadFile(p, q.Format)
+		if err != nil || f.Start.IsZero() || f.Start.Before(q.Start.Add(-startSlack)) {
+			continue
+		}
+		if f.Cwd != "" && cwd != "" && realPath(f.Cwd) != cwd || !q.Typed && len(f.Prompts) > 0 {
+			continue
+		}
+		out = append(out, Candidate{Path: p, Facts: f})
+	}
+	prompt := normalize(q.Prompt)
+	matches := func(c Candidate) bool {
+		return prompt != "" && len(c.Facts.Prompts) > 0 && strings.HasPrefix(normalize(c.Facts.Prompts[0]), prompt)
+	}
+	slices.SortStableFunc(out, func(a, b Candidate) int {
+		if ma, mb := matches(a), matches(b); ma != mb {
+			if ma {
+				return -1
+			}
+			return 1
+		}
+		return a.Facts.Start.Compare(b.Facts.Start)
+	})
+	return out, nil
+}
+
+// patterns are the globs of the format's logs for the query's directory.
+func patterns(q Query) []string {
+	env := func(k, def string) string {
+		if v := q.Env[k]; v != "" {
+			return v
+		}
+		return filepath.Join(q.Home, def)
+	}
+	switch q.Format {
+	case Claude:
+		return []string{filepath.Join(env("CLAUDE_CONFIG_DIR", ".claude"), "projects", ClaudeProjectDir(q.Cwd), "*.jsonl")}
+	case Codex:
+		root := env("CODEX_HOME", ".codex")
+		day := "[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]"
+		return []string{filepath.Join(root, "sessions", day, "rollout-*.jsonl")}
+	case Gemini:
+		root := filepath.Join(q.Home, ".gemini")
+		if v := q.Env["GEMINI_CLI_HOME"]; v != "" {
+			root = filepath.Join(v, ".gemini")
+		}
+		sum := sha256.Sum256([]byte(q.Cwd))
+		dirs := []string{hex.EncodeToString(sum[:])}
+		// Newer versions name the project directory in projects.json.
+		var reg struct {
+			Projects map[string]string `json:"projects"`
+		}
+		if b, err := os.ReadFile(filepath.Join(root, "projects.json")); err == nil && json.Unmarshal(b, &reg) == nil {
+			if short := reg.Projects[q.Cwd]; short != "" && !strings.ContainsAny(short, `/\*?[`) {
+				dirs = append(dirs, short)
+			}
+		}
+		var out []string
+		for _, d := range dirs {
+			out = append(out, filepath.Join(root, "tmp", d, "chats", "session-*.jsonl"))
+		}
+		return out
+	}
+	return nil
+}
+
+// ClaudeProjectDir is the directory name Claude Code keeps a working
+// directory's sessions under: every character but ASCII letters and digits
+// becomes "-".
+func ClaudeProjectDir(cwd string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, cwd)
+}
+
+func realPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return filepath.Clean(p)
+}
+
+func normalize(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,119 @@
+package sessionlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// ErrGone says a followed log disappeared or shrank after it had been read:
+// what was read stays, but the log no longer covers the session.
+var ErrGone = errors.New("session log deleted or truncated while followed")
+
+// Follower reads a log that its CLI is still writing: each Poll reads the
+// complete lines appended since the last one and keeps a partial last line
+// for later. A log that does not exist yet is not an error.
+type Follower struct {
+	path    string
+	reader  *Reader
+	off     int64
+	partial []byte
+	copyTo  io.Writer
+	seen    bool
+}
+
+// NewFollower follows path in format; every complete line read is also
+// written to copyTo (if not nil), which makes a copy that outlives the CLI's
+// own retention.
+func NewFollower(path string, format Format, copyTo io.Writer) (*Follower, error) {
+	r, err := NewReader(format)
+	if err != nil {
+		return nil, err
+	}
+	return &Follower{path: path, reader: r, copyTo: copyTo}, nil
+}
+
+// Path is the followed file.
+func (fl *Follower) Path() string { return fl.path }
+
+// Poll reads what was appended. It returns ErrGone (wrapped) once a log
+// that was there is deleted or truncated.
+func (fl *Follower) Poll() error {
+	f, err := os.Open(fl.path)
+	if errors.Is(err, os.ErrNotExist) {
+		if fl.seen {
+			return fmt.Errorf("%s: %w", fl.path, ErrGone)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open session log: %w", err)
+	}
+	defer f.Close()
+	fl.seen = true
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat session log: %w", err)
+	}
+	if st.Size() < fl.off {
+		return fmt.Errorf("%s shrank from %d to %d bytes: %w", fl.path, fl.off, st.Size(), ErrGone)
+	}
+	if _, err := f.Seek(fl.off, io.SeekStart); err != nil {
+		return fmt.Errorf("seek session log: %w", err)
+	}
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := f.Read(buf)
+		fl.off += int64(n)
+		fl.feed(buf[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read session log: %w", err)
+		}
+	}
+}
+
+func (fl *Follower) feed(b []byte) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if len(fl.partial)+len(b) > maxLine { // not a log line; drop it
+				fl.partial = fl.partial[:0]
+				fl.reader.facts.Corrupt++
+				return
+			}
+			fl.partial = append(fl.partial, b...)
+			return
+		}
+		line := b[:i]
+		if len(fl.partial) > 0 {
+			line = append(fl.partial, line...)
+			fl.partial = fl.partial[:0]
+		}
+		fl.line(line)
+		b = b[i+1:]
+	}
+}
+
+func (fl *Follower) line(l []byte) {
+	fl.reader.Line(l)
+	if fl.copyTo != nil {
+		fl.copyTo.Write(append(l, '\n'))
+	}
+}
+
+// Finish reads a partial last line as complete: the CLI has exited, so
+// nothing will complete it.
+func (fl *Follower) Finish() {
+	if len(fl.partial) > 0 {
+		fl.line(fl.partial)
+		fl.partial = nil
+	}
+}
+
+// Facts returns the facts read so far.
+func (fl *Follower) Facts() Facts { return fl.reader.Facts() }

@@ -72,6 +72,11 @@ test-deps: venv
 test: test-deps check-generate
 	$(GO) test -race -p 1 -timeout $(TEST_TIMEOUT) ./...
 
+# Measures aitrack against script, asciinema and the bare PTY in one run and
+# writes BENCHMARKS.md and BENCHMARKS.json (about half an hour on 2 cores).
+bench: build venv
+	$(GO) run ./bench/cmd/aitrack-bench -bin $(BIN) -out BENCHMARKS.md -json BENCHMARKS.json
+
 ifeq ($(MLFLOW),$(CURDIR)/$(VENV)/bin/mlflow)
 RUN_DEPS := $(VENV_STAMP)
 endif

@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"io"
+	"time"
+)
+
+// Config says what to measure and how much.
+type Config struct {
+	// Root is the module root (holding go.mod); found from the working
+	// directory when empty.
+	Root string
+	// Work is a scratch directory; a temporary one, removed at the end,
+	// when empty.
+	Work string
+	// Bin holds prebuilt aitrackd and aitrack-wrap (e.g. `make build`'s
+	// bin/); built into Work when empty.
+	Bin string
+	// Quick is the smoke-test mode: tiny inputs, one repetition.
+	Quick bool
+	// Reps is how many times each candidate is measured.
+	Reps int
+	// KeystrokeSamples round trips are timed per repetition, after
+	// KeystrokeWarmup untimed ones.
+	KeystrokeSamples, KeystrokeWarmup int
+	// BulkBytes is the size of the file `cat` prints; BulkReps overrides
+	// Reps for bulk output (it is the slowest figure).
+	BulkBytes int64
+	BulkReps  int
+	// StartupRuns `CMD -- true` runs are timed per repetition, StartupReps
+	// repetitions.
+	StartupRuns, StartupReps int
+	// ParseBenchtime and ParseCount are go test's -benchtime and -count
+	// for BenchmarkParse.
+	ParseBenchtime string
+	ParseCount     int
+	// LiveLevels are the numbers of concurrent live sessions to measure
+	// the daemon with, LiveReps times each, each over LiveWindow after
+	// LiveRamp.
+	LiveLevels []int
+	LiveReps   int
+	LiveRamp   time.Duration
+	LiveWindow time.Duration
+	// IdleSettle is how long a fresh daemon runs before its idle RSS is read.
+	IdleSettle time.Duration
+	// E2ESessions sessions of E2EDuration each are timed from their end
+	// to their run being FINISHED.
+	E2ESessions int
+	E2EDuration time.Duration
+	// InstallTools lets the harness apt-get install script and asciinema
+	// when they are missing and it runs as root.
+	InstallTools bool
+	// Invocation is how the harness was run, quoted in the report.
+	Invocation string
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// DefaultConfig is the full run (about 15 minutes on 2 idle cores; the
+// slow figures get fewer repetitions), or with quick the smoke test (well
+// under a minute plus MLflow's start).
+func DefaultConfig(quick bool) Config {
+	if quick {
+		return Config{
+			Quick:            true,
+			Reps:             1,
+			KeystrokeSamples: 200,
+			KeystrokeWarmup:  20,
+			BulkBytes:        2 << 20,
+			BulkReps:         1,
+			StartupRuns:      3,
+			StartupReps:      1,
+			ParseBenchtime:   "20x",
+			ParseCount:       1,
+			LiveLevels:       []int{1, 2},
+			LiveReps:         1,
+			LiveRamp:         500 * time.Millisecond,
+			LiveWindow:       time.Second,
+			IdleSettle:       500 * time.Millisecond,
+			E2ESessions:      3,
+			E2EDuration:      200 * time.Millisecond,
+			Log:              io.Discard,
+		}
+	}
+	return Config{
+		Reps:             5,
+		KeystrokeSamples: 5000,
+		KeystrokeWarmup:  200,
+		BulkBytes:        200 << 20,
+		BulkReps:         3,
+		StartupRuns:      10,
+		StartupReps:      3,
+		ParseBenchtime:   "1s",
+		ParseCount:       5,
+		LiveLevels:       []int{1, 10, 50},
+		LiveReps:         2,
+		LiveRamp:         3 * time.Second,
+		LiveWindow:       10 * time.Second,
+		IdleSettle:       3 * time.Second,
+		E2ESessions:      20,
+		E2EDuration:      time.Second,
+		InstallTools:     true,
+		Log:              io.Discard,
+	}
+}

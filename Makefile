@@ -75,7 +75,7 @@ test: test-deps check-generate
 # Measures aitrack against script, asciinema and the bare PTY in one run and
 # writes BENCHMARKS.md and BENCHMARKS.json (about half an hour on 2 cores).
 bench: build venv
-	$(GO) run ./bench/cmd/aitrack-bench -bin $(BIN) -out BENCHMARKS.md -json BENCHMARKS.json
+	$(GO) run ./bench/cmd/aitrack-bench -bin $(CURDIR)/$(BIN) -out BENCHMARKS.md -json BENCHMARKS.json
 
 ifeq ($(MLFLOW),$(CURDIR)/$(VENV)/bin/mlflow)
 RUN_DEPS := $(VENV_STAMP)

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,7 +95,7 @@ func (h *harness) note(format string, args ...any) {
 func (h *harness) setup(ctx context.Context) error {
 	var err error
 	if h.root = h.cfg.Root; h.root == "" {
-		if h.root, err = moduleRoot(); err != nil {
+		if h.root, err = mlflowtest.RepoRoot(); err != nil {
 			return err
 		}
 	}
@@ -216,24 +215,6 @@ func (h *harness) build(ctx context.Context) error {
 		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
 	}
 	return nil
-}
-
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory: run the harness inside the aitrack repository")
-		}
-		dir = parent
-	}
 }
 
 // candidateEnv is the environment every candidate runs with: the caller's,

@@ -45,7 +45,7 @@ func Binary() (string, error) {
 	if p := os.Getenv("AITRACK_TEST_MLFLOW"); p != "" {
 		return p, nil
 	}
-	if root, err := repoRoot(); err == nil {
+	if root, err := RepoRoot(); err == nil {
 		p := filepath.Join(root, ".venv", "bin", "mlflow")
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
@@ -58,7 +58,8 @@ func Binary() (string, error) {
 	return p, nil
 }
 
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory to the module's go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -69,7 +70,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("go.mod not found")
+			return "", errors.New("go.mod not found above the working directory: run this inside the aitrack repository")
 		}
 		dir = parent
 	}

@@ -76,6 +76,8 @@ type Daemon struct {
 	started  time.Time
 	ctx      context.Context
 
+	finalizing sync.WaitGroup // finalize goroutines, waited for at shutdown
+
 	mu       sync.Mutex
 	trackers map[string]*tracker
 	spools   map[string]int64 // spool file → size when last ingested
@@ -179,6 +181,7 @@ func Run(ctx context.Context, cfg Config) error {
 		srv.Stop()
 	}
 	<-sweepDone
+	d.finalizing.Wait()
 	d.outbox.Wait()
 	d.mu.Lock()
 	for _, t := range d.trackers {
@@ -236,10 +239,19 @@ func (d *Daemon) ensure(ss *ingest.Session) (t *tracker, fresh bool, err error) 
 	}
 	d.trackers[ss.ID()] = t
 	if t.ended {
-		go d.finalize(t)
+		d.goFinalize(t)
 	}
 	d.outbox.Track(d.ctx, ss.ID())
 	return t, true, nil
+}
+
+// goFinalize finalizes a session that has just ended, off the ingest path.
+func (d *Daemon) goFinalize(t *tracker) {
+	d.finalizing.Add(1)
+	go func() {
+		defer d.finalizing.Done()
+		d.finalize(t)
+	}()
 }
 
 // Attached implements ingest.Observer.
@@ -264,7 +276,7 @@ func (d *Daemon) Stored(ss *ingest.Session, recs []*aitrackv1.Record) {
 	}
 	if !fresh { // a fresh tracker replayed these records (and finalizes)
 		if t.store(recs) {
-			go d.finalize(t)
+			d.goFinalize(t)
 		}
 	}
 }

@@ -217,6 +217,9 @@ func New(cfg Config) *Outbox {
 // Track starts delivering a session, or nudges its delivery when it is
 // already tracked (new data, an end). Delivery stops when ctx ends.
 func (o *Outbox) Track(ctx context.Context, id string) {
+	if ctx.Err() != nil {
+		return // shutting down: the next start takes the session up again
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if d, ok := o.sessions[id]; ok {

@@ -343,3 +343,18 @@ func errAbsent(st cli.StatusJSON) error {
 	b, _ := json.Marshal(st.Sessions)
 	return fmt.Errorf("sessions: %s", b)
 }
+
+// assertPrivate checks that nothing the daemon and the wrappers left in the
+// state directory can be read by anyone but the user.
+func (e *env) assertPrivate() {
+	e.t.Helper()
+	filepath.Walk(e.stateDir, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi.Mode().Perm()&0o077 != 0 && fi.Mode()&os.ModeSymlink == 0 {
+			e.t.Errorf("%s has mode %o: others can read it", path, fi.Mode().Perm())
+		}
+		return nil
+	})
+}

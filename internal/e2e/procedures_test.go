@@ -201,6 +201,7 @@ echo hooks-done`, desc)
 			if !strings.Contains(events, `"kind":"step","text":"fetched-issue"`) || !strings.Contains(events, `"status":"failed"`) {
 				t.Errorf("events lack the steps:\n%s", events)
 			}
+			e.assertPrivate()
 		})
 	}
 	// Outside a session the hooks say so.
@@ -247,4 +248,5 @@ echo "https://github.com/acme/app/pull/42"`
 	if note, _ := run.Tag("mlflow.note.content"); !strings.Contains(note, "2 commits made") || !strings.Contains(note, "pull/42") {
 		t.Errorf("description:\n%s", note)
 	}
+	e.assertPrivate()
 }

@@ -225,4 +225,5 @@ func TestDaemonDown(t *testing.T) {
 	if raw := e.artifact(run, "transcript.raw"); !strings.Contains(raw, "hi") {
 		t.Errorf("spooled transcript %q lacks the output", raw)
 	}
+	e.assertPrivate()
 }

@@ -200,6 +200,18 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+	// A missing program, directly and through a shim, is a shell's 127.
+	s := e.startPTY(e.dir, e.bin("aitrack-wrap"), "--", "no-such-program-aitrack")
+	if out, code := s.wait(t, 15*time.Second); code != 127 || !strings.Contains(out, "no-such-program-aitrack: command not found") {
+		t.Errorf("missing program: exit %d, output %q", code, out)
+	}
+	e.config("[providers.ghostcli]\ncommand = [\"ghost-cli-not-installed\"]\n")
+	shims := filepath.Join(e.dir, "shims")
+	e.run(e.bin("aitrack"), "shims", "install", "--dir", shims)
+	s = e.startPTY(e.dir, filepath.Join(shims, "ghostcli-with-tracking"), "hello")
+	if out, code := s.wait(t, 15*time.Second); code != 127 || !strings.Contains(out, "ghost-cli-not-installed: command not found") {
+		t.Errorf("shim of a missing program: exit %d, output %q", code, out)
+	}
 	run := e.finishedRun(`params.command = "sh -c 'kill -TERM $$'"`, 30*time.Second)
 	if run.Info.Status != "KILLED" {
 		t.Errorf("a session killed by SIGTERM ended as %s, want KILLED", run.Info.Status)

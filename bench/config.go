@@ -56,9 +56,9 @@ type Config struct {
 	Log io.Writer
 }
 
-// DefaultConfig is the full run (about 15 minutes on 2 idle cores; the
-// slow figures get fewer repetitions), or with quick the smoke test (well
-// under a minute plus MLflow's start).
+// DefaultConfig is the full run (about 12 minutes on 2 quiet cores; the
+// live-session levels get 3 repetitions), or with quick the smoke test
+// (well under a minute plus MLflow's start).
 func DefaultConfig(quick bool) Config {
 	if quick {
 		return Config{
@@ -87,15 +87,15 @@ func DefaultConfig(quick bool) Config {
 		KeystrokeSamples: 5000,
 		KeystrokeWarmup:  200,
 		BulkBytes:        200 << 20,
-		BulkReps:         3,
-		StartupRuns:      10,
-		StartupReps:      3,
+		BulkReps:         5,
+		StartupRuns:      20,
+		StartupReps:      5,
 		ParseBenchtime:   "1s",
 		ParseCount:       5,
 		LiveLevels:       []int{1, 10, 50},
-		LiveReps:         2,
+		LiveReps:         3,
 		LiveRamp:         3 * time.Second,
-		LiveWindow:       10 * time.Second,
+		LiveWindow:       15 * time.Second,
 		IdleSettle:       3 * time.Second,
 		E2ESessions:      20,
 		E2EDuration:      time.Second,

@@ -269,6 +269,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("")
 	p("Parse: `%s`. Daemons: `aitrackd --mlflow-ui=false --tracking-uri <proxy> --experiment %s --log-level warn` with their own AITRACK_SOCKET and AITRACK_STATE_DIR.", r.Parse.Command, experiment)
 
+	p("")
+	p("## Method notes")
+	p("")
+	p("- The keystroke child differs from a bare `sh -c 'stty raw -echo; cat'` only by `printf R` (the harness types nothing before it, so no byte meets a terminal still in cooked mode) and `exec` (no shell left waiting).")
+	p("- The stalled daemon is measured for keystrokes only: it is about the terminal never waiting for the daemon. Bulk output and startup with a stalled daemon would time the wrapper's bounded wait for acknowledgements at exit.")
+	p("- The end-to-end delay is taken from the proxy's clock when MLflow answers the terminal runs/update: no polling error.")
+	p("- RSS is VmRSS from /proc/<pid>/status; CPU is user + system time from /proc/<pid>/stat (10 ms ticks).")
+	p("- Nothing here is asserted by a test: `go test ./bench/` runs the harness in quick mode and checks only that every figure was measured and every byte delivered.")
+
 	if len(r.Notes) > 0 {
 		p("")
 		p("## Notes")

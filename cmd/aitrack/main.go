@@ -1,5 +1,6 @@
-// Command aitrack is the user's window on aitrackd: `aitrack status` lists
-// the live sessions.
+// Command aitrack is the user's window on aitrackd: status, doctor and
+// config; shims; procedure runs and the hooks scripts call inside a
+// session; retry of refused sessions; parse and import of old recordings.
 package main
 
 import (

@@ -109,7 +109,7 @@ func (t *tracker) describe(snap *outbox.Snapshot) string {
 			fmt.Fprintf(&b, "> %s\n", l)
 		}
 	}
-	b.WriteString("\nArtifacts:")
+	b.WriteString("\nArtifacts: `" + outbox.RawArtifact + "`")
 	for _, a := range append(snap.Artifacts, snap.LiveArtifacts...) {
 		fmt.Fprintf(&b, " `%s`", a.Name)
 	}

@@ -258,6 +258,7 @@ func (t *tracker) snapshot(defaultExperiment string) outbox.Snapshot {
 		Params:     t.params(),
 		Metrics:    metrics,
 		Last:       t.last,
+		Raw:        filepath.Join(t.dir, ingest.OutputFile),
 		Ended:      t.ended && t.finalized,
 	}
 	if snap.Experiment == "" {
@@ -303,7 +304,6 @@ func (t *tracker) snapshot(defaultExperiment string) outbox.Snapshot {
 			snap.Status = mlflowclient.StatusFailed
 		}
 		snap.Artifacts = []outbox.Artifact{
-			{Name: "transcript.raw", Path: filepath.Join(t.dir, ingest.OutputFile)},
 			{Name: "transcript.txt", Path: filepath.Join(t.dir, CleanFile)},
 			{Name: "events.jsonl", Path: filepath.Join(t.dir, EventsFile)},
 			{Name: "session.cast", Path: filepath.Join(t.dir, CastFile)},

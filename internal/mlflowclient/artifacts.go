@@ -55,6 +55,30 @@ func (c *Client) UploadArtifact(ctx context.Context, artifactURI, relPath string
 	return nil
 }
 
+// DeleteArtifact removes the file or directory relPath under a run's
+// artifact URI through the artifact proxy.
+func (c *Client) DeleteArtifact(ctx context.Context, artifactURI, relPath string) error {
+	target, err := c.artifactURL(artifactURI, relPath)
+	if err != nil {
+		return fmt.Errorf("delete artifact %q: %w", relPath, err)
+	}
+	wd, reqCtx := startWatchdog(ctx, c.timeout)
+	defer wd.stop()
+	req, err := c.newRequest(reqCtx, http.MethodDelete, target, http.NoBody, "")
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(wd, req)
+	if err != nil {
+		return fmt.Errorf("delete artifact %q: %w", relPath, err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes)); err != nil {
+		return fmt.Errorf("delete artifact %q: %w", relPath, c.transportFailure(wd, endpoint(req.Method, target), err))
+	}
+	return nil
+}
+
 // DownloadArtifact streams the file relPath under a run's artifact URI. The
 // caller must close the reader; a download that makes no progress for the
 // client's timeout fails with a retryable error.

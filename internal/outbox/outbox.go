@@ -66,8 +66,11 @@ type Snapshot struct {
 	// Points are metric points logged from inside the session, in order;
 	// each is delivered once, with its own time and step.
 	Points []mlflowclient.Metric
-	Ended  bool
-	End    time.Time
+	// Raw is the session's raw transcript, uploaded as RawArtifact: in
+	// parts while it grows, whole at the end. Empty: none.
+	Raw   string
+	Ended bool
+	End   time.Time
 	Status mlflowclient.RunStatus
 	// Artifacts are uploaded once the session has ended; LiveArtifacts as
 	// soon as they appear.
@@ -101,6 +104,12 @@ type Config struct {
 	// 4): a local MLflow has one worker and a small database pool, and
 	// fifty sessions asking at once would exhaust it.
 	MaxInFlight int
+	// PartSize is the size of the parts the raw transcript goes up in
+	// while its session runs (default 4 MiB); PartInterval is the least
+	// time between two uploads of the growing last part, and the age a
+	// session must reach before its first (default 5s).
+	PartSize     int64
+	PartInterval time.Duration
 }
 
 // Outbox delivers tracked sessions.
@@ -131,8 +140,16 @@ type State struct {
 	Uploaded     []string `json:"uploaded,omitempty"`
 	// Redacted counts the secrets removed from the uploaded artifacts.
 	Redacted redact.Counts `json:"redacted,omitempty"`
-	Done     bool          `json:"done,omitempty"`
+	// RawParts is the number of full parts of the raw transcript MLflow
+	// has, RawPartLen how much of the next one; RawDone is set once the
+	// whole transcript is up and the parts are gone.
+	RawParts   int   `json:"raw_parts,omitempty"`
+	RawPartLen int64 `json:"raw_part_len,omitempty"`
+	RawDone    bool  `json:"raw_done,omitempty"`
+	Done       bool  `json:"done,omitempty"`
 }
+
+func (st *State) rawUploaded() bool { return slices.Contains(st.Uploaded, RawArtifact) }
 
 // StateFile is the delivery file's name in a session's directory.
 const StateFile = "delivery.json"
@@ -175,6 +192,7 @@ type delivery struct {
 	runID  string
 	since  time.Time // when delivery began
 	synced bool      // the last step succeeded
+	raw    *rawView  // the raw transcript as uploaded, once parts are due
 }
 
 // DeadLetter is a session MLflow refused for a reason retrying cannot fix
@@ -210,6 +228,12 @@ func New(cfg Config) *Outbox {
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 4
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = 4 << 20
+	}
+	if cfg.PartInterval == 0 {
+		cfg.PartInterval = 5 * time.Second
 	}
 	return &Outbox{cfg: cfg, inFlight: make(chan struct{}, cfg.MaxInFlight), sessions: make(map[string]*delivery), dead: make(map[string]DeadLetter), expIDs: make(map[string]string)}
 }
@@ -320,6 +344,7 @@ func (o *Outbox) LastError() (error, time.Time) {
 
 func (o *Outbox) deliver(ctx context.Context, d *delivery) {
 	defer func() {
+		d.raw.close()
 		o.mu.Lock()
 		delete(o.sessions, d.id)
 		o.mu.Unlock()
@@ -498,6 +523,9 @@ func (o *Outbox) step(ctx context.Context, snap Snapshot, st *State, d *delivery
 				return fmt.Errorf("save delivery state: %w", err)
 			}
 		}
+	}
+	if err := o.syncRaw(ctx, snap, st, d, red); err != nil {
+		return err
 	}
 	uploads := snap.LiveArtifacts
 	if snap.Ended {

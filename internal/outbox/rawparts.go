@@ -184,5 +184,12 @@ func (o *Outbox) syncRaw(ctx context.Context, snap Snapshot, st *State, d *deliv
 		}
 	}
 	st.RawDone = true
-	return save()
+	if err := save(); err != nil {
+		return err
+	}
+	// Only the parts and the final upload needed the copy.
+	if err := os.Remove(filepath.Join(snap.Dir, RedactedRawFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		o.cfg.Log.Warn("cannot remove the redacted copy of the transcript", zap.String("session", snap.ID), zap.Error(err))
+	}
+	return nil
 }

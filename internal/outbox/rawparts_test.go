@@ -89,6 +89,9 @@ func TestRawTranscriptInParts(t *testing.T) {
 	if st.Redacted["gitlab-token"] != 1 {
 		t.Errorf("redaction counts %v, want the one gitlab-token", st.Redacted)
 	}
+	if _, err := os.Stat(filepath.Join(src.snap.Dir, RedactedRawFile)); !os.IsNotExist(err) {
+		t.Errorf("the redacted copy is left behind: %v", err)
+	}
 	files, err := c.ListArtifacts(ctx, st.RunID, "")
 	if err != nil {
 		t.Fatal(err)

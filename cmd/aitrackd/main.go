@@ -108,6 +108,7 @@ func main() {
 		Procedures:    procedures,
 		Redactor:      redactor,
 		KeepDelivered: time.Duration(cfg.KeepDays) * 24 * time.Hour,
+		MaxStoreBytes: int64(cfg.MaxStoreMB) << 20,
 		Limits:        ingest.Limits{MaxSessions: cfg.MaxSessions, MaxBytesPerSecond: int64(cfg.MaxSessionMBPerSecond) << 20},
 		Log:           log,
 	})

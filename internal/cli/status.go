@@ -62,10 +62,16 @@ type StatusJSON struct {
 	MLflowUI          *UIJSON   `json:"mlflow_ui,omitempty"`
 	// OldestPendingSeconds is how long the longest-waiting delivery has
 	// waited; 0 when nothing is pending.
-	OldestPendingSeconds float64          `json:"oldest_pending_seconds"`
-	LastDelivery         *time.Time       `json:"last_delivery,omitempty"`
-	DeadLetters          []DeadLetterJSON `json:"dead_letters"`
-	Sessions             []SessionJSON    `json:"sessions"`
+	OldestPendingSeconds float64    `json:"oldest_pending_seconds"`
+	LastDelivery         *time.Time `json:"last_delivery,omitempty"`
+	// The local session store, its undelivered part and its cap, in
+	// bytes; StoreFull: new output waits in the wrappers.
+	StoreBytes      int64            `json:"store_bytes"`
+	PendingBytes    int64            `json:"pending_bytes"`
+	StoreLimitBytes int64            `json:"store_limit_bytes"`
+	StoreFull       bool             `json:"store_full"`
+	DeadLetters     []DeadLetterJSON `json:"dead_letters"`
+	Sessions        []SessionJSON    `json:"sessions"`
 }
 
 // DeadLetterJSON is a session MLflow refused, in StatusJSON.
@@ -108,6 +114,7 @@ func toJSON(s *aitrackv1.StatusResponse, now time.Time) StatusJSON {
 		TrackingURI: s.GetTrackingUri(), TrackingReachable: s.GetTrackingReachable(), TrackingError: s.GetTrackingError(),
 		Experiment: s.GetExperiment(), Socket: s.GetSocket(), StateDir: s.GetStateDir(), PendingSessions: s.GetPendingSessions(),
 		Sessions: []SessionJSON{}, DeadLetters: []DeadLetterJSON{},
+		StoreBytes: s.GetStoreBytes(), PendingBytes: s.GetPendingBytes(), StoreLimitBytes: s.GetStoreLimitBytes(), StoreFull: s.GetStoreFull(),
 	}
 	if t := s.GetOldestPendingUnixNano(); t > 0 {
 		out.OldestPendingSeconds = now.Sub(time.Unix(0, t)).Seconds()
@@ -165,6 +172,10 @@ func PrintStatus(w io.Writer, s *aitrackv1.StatusResponse, asJSON bool, width in
 	if st.PendingSessions > 0 {
 		fmt.Fprintf(w, "Pending:  %d session(s) not yet complete in MLflow, the oldest waiting %s\n", st.PendingSessions, round(time.Duration(st.OldestPendingSeconds*float64(time.Second))))
 	}
+	fmt.Fprintf(w, "Store:    %s, %s of it not yet in MLflow (cap %s)\n", mb(st.StoreBytes), mb(st.PendingBytes), mb(st.StoreLimitBytes))
+	if st.StoreFull {
+		fmt.Fprintln(w, "          FULL: new output waits in the wrappers (memory, then spool files) until MLflow takes some; raise daemon.max_store_mb or bring MLflow back")
+	}
 	if len(st.DeadLetters) > 0 {
 		fmt.Fprintf(w, "Refused:  %d session(s) MLflow refused; fix the cause, then run `aitrack retry`:\n", len(st.DeadLetters))
 		for _, dl := range st.DeadLetters {
@@ -201,6 +212,8 @@ func PrintStatus(w io.Writer, s *aitrackv1.StatusResponse, asJSON bool, width in
 	}
 	return nil
 }
+
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
 
 func round(d time.Duration) time.Duration {
 	if d > time.Minute {

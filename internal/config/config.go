@@ -37,6 +37,8 @@ type File struct {
 		MaxSessionMBPerSecond *int `toml:"max_session_mb_per_second"`
 		// KeepDays is how long delivered sessions stay on disk.
 		KeepDays *int `toml:"keep_days"`
+		// MaxStoreMB caps the session store.
+		MaxStoreMB *int `toml:"max_store_mb"`
 	} `toml:"daemon"`
 	// Providers maps a provider (the NAME of NAME-with-tracking) to the
 	// command it runs.
@@ -90,6 +92,7 @@ type Config struct {
 	MaxSessions           int
 	MaxSessionMBPerSecond int
 	KeepDays              int
+	MaxStoreMB            int
 	Providers             map[string]Provider
 	// ProcedurePatterns are the user's prompt patterns (see procfacts).
 	ProcedurePatterns []string
@@ -178,6 +181,7 @@ func Load(getenv paths.Getenv, flags map[string]string) (*Config, error) {
 		{"daemon.max_sessions", f.Daemon.MaxSessions, 256, &c.MaxSessions},
 		{"daemon.max_session_mb_per_second", f.Daemon.MaxSessionMBPerSecond, 32, &c.MaxSessionMBPerSecond},
 		{"daemon.keep_days", f.Daemon.KeepDays, 30, &c.KeepDays},
+		{"daemon.max_store_mb", f.Daemon.MaxStoreMB, 10240, &c.MaxStoreMB},
 	} {
 		var fv *string
 		if lim.v != nil {

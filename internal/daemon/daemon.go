@@ -61,6 +61,10 @@ type Config struct {
 	// has all of it (default 30 days): MLflow is the record, the local copy
 	// is for a while.
 	KeepDelivered time.Duration
+	// MaxStoreBytes caps the session store (default 10 GiB): delivered
+	// sessions are removed early to stay under it, and past it with
+	// undelivered sessions alone, new output waits in the wrappers.
+	MaxStoreBytes int64
 }
 
 // Daemon is a running aitrackd.
@@ -81,6 +85,7 @@ type Daemon struct {
 	mu       sync.Mutex
 	trackers map[string]*tracker
 	spools   map[string]int64 // spool file → size when last ingested
+	store    storeUsage       // at the last checkStore
 }
 
 // Run runs the daemon until ctx ends, then shuts it down in order.
@@ -90,6 +95,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.KeepDelivered == 0 {
 		cfg.KeepDelivered = 30 * 24 * time.Hour
+	}
+	if cfg.MaxStoreBytes == 0 {
+		cfg.MaxStoreBytes = 10 << 30
 	}
 	if cfg.Procedures == nil {
 		var err error
@@ -328,7 +336,13 @@ func (d *Daemon) sweepLoop(ctx context.Context) {
 	tick := time.NewTicker(d.cfg.SweepInterval)
 	defer tick.Stop()
 	var pruned time.Time
-	for {
+	for n := 0; ; n++ {
+		// Measuring the store walks every session: often enough to hold
+		// the ingester before the store overshoots much, and at every
+		// sweep while held, to let go as soon as there is room.
+		if n%5 == 0 || d.ingester.Held() {
+			d.checkStore()
+		}
 		d.sweep()
 		if time.Since(pruned) > time.Hour {
 			d.prune(time.Now().Add(-d.cfg.KeepDelivered))
@@ -345,6 +359,9 @@ func (d *Daemon) sweepLoop(ctx context.Context) {
 // sweep takes spool files the wrappers left, and closes sessions whose
 // wrapper died without ending them.
 func (d *Daemon) sweep() {
+	if d.ingester.Held() {
+		return // spools and orphans wait for room in the store
+	}
 	dir := paths.SpoolDir(d.cfg.StateDir)
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -417,17 +434,7 @@ func (d *Daemon) prune(cutoff time.Time) {
 		if err != nil || serr != nil || !st.Done || fi.ModTime().After(cutoff) {
 			continue
 		}
-		d.mu.Lock()
-		_, live := d.trackers[id]
-		d.mu.Unlock()
-		if live {
-			continue
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			d.log.Warn("cannot remove an old delivered session", zap.String("session", id), zap.Error(err))
-			continue
-		}
-		d.log.Info("removed a delivered session's local files", zap.String("session", id), zap.String("run_id", st.RunID))
+		d.removeDelivered(id)
 	}
 }
 
@@ -516,6 +523,8 @@ func (d *Daemon) Status(ctx context.Context, req *aitrackv1.StatusRequest) (*ait
 	if _, last := d.outbox.LastError(); !last.IsZero() {
 		resp.LastDeliveryUnixNano = last.UnixNano()
 	}
+	u := d.usage()
+	resp.StoreBytes, resp.PendingBytes, resp.StoreLimitBytes, resp.StoreFull = u.Total, u.Pending, d.cfg.MaxStoreBytes, u.Full
 	ui := d.ui.Status()
 	resp.MlflowUi = &aitrackv1.MLflowUI{State: string(ui.State), Url: ui.URL, Pid: int64(ui.PID), Restarts: uint32(ui.Restarts),
 		LastError: ui.LastError, LastLines: ui.LastLines, LogPath: ui.LogPath}

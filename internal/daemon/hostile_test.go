@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,20 +36,31 @@ func startDaemon(t *testing.T, limits ingest.Limits) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	w := &world{dir: dir, socket: filepath.Join(dir, "d.sock"), state: filepath.Join(dir, "state")}
+	w.run(t, Config{Limits: limits})
+	return w
+}
+
+// run starts the daemon of w with cfg (filled in with w's socket and state
+// directory) until the test ends or the returned stop is called.
+func (w *world) run(t *testing.T, cfg Config) (stop func()) {
+	t.Helper()
+	cfg.Socket, cfg.StateDir, cfg.Experiment, cfg.Log = w.socket, w.state, "x", zaptest.NewLogger(t)
+	cfg.MLflow = mlflowclient.Config{TrackingURI: "http://127.0.0.1:9"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{Socket: w.socket, StateDir: w.state, Experiment: "x", Log: zaptest.NewLogger(t),
-			MLflow: mlflowclient.Config{TrackingURI: "http://127.0.0.1:9"}, Limits: limits})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-		os.RemoveAll(dir)
-	})
+	go func() { done <- Run(ctx, cfg) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	conn, err := ipc.Dial(w.socket)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +77,7 @@ func startDaemon(t *testing.T, limits ingest.Limits) *world {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return w
+	return stop
 }
 
 // healthy records a normal session through the real recorder and returns

@@ -16,6 +16,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	aitrackv1 "github.com/aitrack/aitrack/api/proto/aitrack/v1"
@@ -83,6 +84,8 @@ type Ingester struct {
 	mu       sync.Mutex
 	sessions map[string]*entry
 	streams  int
+	// held stops storing (see Hold).
+	held atomic.Bool
 }
 
 type entry struct {
@@ -95,6 +98,26 @@ type entry struct {
 func New(store *Store, obs Observer, log *zap.Logger, limits Limits) *Ingester {
 	limits.defaults()
 	return &Ingester{store: store, obs: obs, log: log, limits: limits, sessions: make(map[string]*entry)}
+}
+
+// Hold stops (on) or resumes storing what streams send: while held, their
+// batches wait unacknowledged, so wrappers keep the data, then spool it.
+// The daemon holds when its store is full.
+func (in *Ingester) Hold(on bool) { in.held.Store(on) }
+
+// Held reports whether the Ingester is held.
+func (in *Ingester) Held() bool { return in.held.Load() }
+
+// waitRoom returns once the Ingester is not held.
+func (in *Ingester) waitRoom(ctx context.Context) error {
+	for in.held.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Store is the Ingester's session store.
@@ -229,6 +252,10 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 		batch := req.GetBatch()
 		if batch == nil {
 			err := status.Error(codes.InvalidArgument, "after the Open, only Batch messages are allowed")
+			in.detach(e, err)
+			return err
+		}
+		if err := in.waitRoom(stream.Context()); err != nil {
 			in.detach(e, err)
 			return err
 		}

@@ -68,9 +68,9 @@ type Snapshot struct {
 	Points []mlflowclient.Metric
 	// Raw is the session's raw transcript, uploaded as RawArtifact: in
 	// parts while it grows, whole at the end. Empty: none.
-	Raw   string
-	Ended bool
-	End   time.Time
+	Raw    string
+	Ended  bool
+	End    time.Time
 	Status mlflowclient.RunStatus
 	// Artifacts are uploaded once the session has ended; LiveArtifacts as
 	// soon as they appear.

@@ -1169,8 +1169,16 @@ type StatusResponse struct {
 	OldestPendingUnixNano int64 `protobuf:"varint,14,opt,name=oldest_pending_unix_nano,json=oldestPendingUnixNano,proto3" json:"oldest_pending_unix_nano,omitempty"`
 	// When MLflow last confirmed a delivery.
 	LastDeliveryUnixNano int64 `protobuf:"varint,15,opt,name=last_delivery_unix_nano,json=lastDeliveryUnixNano,proto3" json:"last_delivery_unix_nano,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The local session store: all of it, the part MLflow does not have in
+	// full yet, and its cap.
+	StoreBytes      int64 `protobuf:"varint,16,opt,name=store_bytes,json=storeBytes,proto3" json:"store_bytes,omitempty"`
+	PendingBytes    int64 `protobuf:"varint,17,opt,name=pending_bytes,json=pendingBytes,proto3" json:"pending_bytes,omitempty"`
+	StoreLimitBytes int64 `protobuf:"varint,18,opt,name=store_limit_bytes,json=storeLimitBytes,proto3" json:"store_limit_bytes,omitempty"`
+	// Undelivered sessions alone fill the store: new output waits in the
+	// wrappers until MLflow takes some.
+	StoreFull     bool `protobuf:"varint,19,opt,name=store_full,json=storeFull,proto3" json:"store_full,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -1306,6 +1314,34 @@ func (x *StatusResponse) GetLastDeliveryUnixNano() int64 {
 		return x.LastDeliveryUnixNano
 	}
 	return 0
+}
+
+func (x *StatusResponse) GetStoreBytes() int64 {
+	if x != nil {
+		return x.StoreBytes
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetPendingBytes() int64 {
+	if x != nil {
+		return x.PendingBytes
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetStoreLimitBytes() int64 {
+	if x != nil {
+		return x.StoreLimitBytes
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetStoreFull() bool {
+	if x != nil {
+		return x.StoreFull
+	}
+	return false
 }
 
 type DeadLetter struct {
@@ -2151,7 +2187,7 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x03Ack\x12#\n" +
 	"\rcommitted_seq\x18\x01 \x01(\x04R\fcommittedSeq\x12)\n" +
 	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\"\x0f\n" +
-	"\rStatusRequest\"\xfd\x04\n" +
+	"\rStatusRequest\"\x8e\x06\n" +
 	"\x0eStatusResponse\x12%\n" +
 	"\x0edaemon_version\x18\x01 \x01(\tR\rdaemonVersion\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12&\n" +
@@ -2170,7 +2206,13 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\tmlflow_ui\x18\f \x01(\v2\x14.aitrack.v1.MLflowUIR\bmlflowUi\x129\n" +
 	"\fdead_letters\x18\r \x03(\v2\x16.aitrack.v1.DeadLetterR\vdeadLetters\x127\n" +
 	"\x18oldest_pending_unix_nano\x18\x0e \x01(\x03R\x15oldestPendingUnixNano\x125\n" +
-	"\x17last_delivery_unix_nano\x18\x0f \x01(\x03R\x14lastDeliveryUnixNano\"g\n" +
+	"\x17last_delivery_unix_nano\x18\x0f \x01(\x03R\x14lastDeliveryUnixNano\x12\x1f\n" +
+	"\vstore_bytes\x18\x10 \x01(\x03R\n" +
+	"storeBytes\x12#\n" +
+	"\rpending_bytes\x18\x11 \x01(\x03R\fpendingBytes\x12*\n" +
+	"\x11store_limit_bytes\x18\x12 \x01(\x03R\x0fstoreLimitBytes\x12\x1d\n" +
+	"\n" +
+	"store_full\x18\x13 \x01(\bR\tstoreFull\"g\n" +
 	"\n" +
 	"DeadLetter\x12\x1d\n" +
 	"\n" +

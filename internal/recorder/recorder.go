@@ -12,6 +12,7 @@
 package recorder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,10 @@ type Recorder struct {
 	acked    uint64 // the daemon's committed seq
 	everConn bool
 	lastErr  error
+	// tried is closed once the first attempt to reach the daemon has
+	// succeeded or failed.
+	tried     chan struct{}
+	triedOnce sync.Once
 	// cut cancels the current stream; Output calls it when memory passes
 	// the limit, because a stalled daemon leaves the sender stuck in Send.
 	cut    context.CancelFunc
@@ -73,7 +78,7 @@ func New(cfg Config) *Recorder {
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = 1 << 20
 	}
-	r := &Recorder{cfg: cfg, done: make(chan struct{})}
+	r := &Recorder{cfg: cfg, done: make(chan struct{}), tried: make(chan struct{})}
 	r.cond = sync.NewCond(&r.mu)
 	return r
 }
@@ -87,21 +92,48 @@ func (r *Recorder) Start(ctx context.Context) {
 	go r.run(ctx)
 }
 
+// Chunks of output read within coalesceWindow of the first are one record
+// of at most coalesceMax bytes, while the sender has not taken it: a burst
+// of small PTY reads costs the daemon one record, one cast event, one
+// parser call, and replays with the same timing to a couple of
+// milliseconds.
+const (
+	coalesceWindow = 2 * time.Millisecond
+	coalesceMax    = 64 << 10
+)
+
 // Output records a chunk of terminal output. It copies p and never blocks
 // on the daemon.
 func (r *Recorder) Output(p []byte, at time.Time) {
-	data := make([]byte, len(p))
-	copy(data, p)
 	r.mu.Lock()
 	off := r.offset
 	r.offset += uint64(len(p))
 	r.memBytes += len(p)
-	r.add(at, &aitrackv1.Record_Output{Output: &aitrackv1.Output{Offset: off, Data: data}})
+	if o := r.openOutput(at, len(p)); o != nil {
+		o.Data = append(o.Data, p...)
+	} else {
+		r.add(at, &aitrackv1.Record_Output{Output: &aitrackv1.Output{Offset: off, Data: bytes.Clone(p)}})
+	}
 	if r.memBytes > r.cfg.MemLimit && r.cut != nil {
 		r.cut()
 		r.cut = nil
 	}
 	r.mu.Unlock()
+}
+
+// openOutput returns the last record if output of n more bytes captured at
+// at may join it: an output record the sender has not taken, begun less
+// than coalesceWindow before. r.mu is held.
+func (r *Recorder) openOutput(at time.Time, n int) *aitrackv1.Output {
+	if r.ended || r.next >= len(r.pending) {
+		return nil
+	}
+	last := r.pending[len(r.pending)-1]
+	o := last.GetOutput()
+	if o == nil || len(o.Data)+n > coalesceMax || at.UnixNano()-last.GetTimeUnixNano() >= int64(coalesceWindow) {
+		return nil
+	}
+	return o
 }
 
 // Resize records a terminal size change.
@@ -173,12 +205,16 @@ func (r *Recorder) Close(wait time.Duration) Outcome {
 		r.Start(context.Background())
 	}
 	const stall = 500 * time.Millisecond
-	r.mu.Lock()
-	conn := r.everConn
-	r.mu.Unlock()
-	if !conn {
-		// No daemon so far: one short chance for a dial under way.
-		wait = min(wait, 50*time.Millisecond)
+	if !r.connected() {
+		// No daemon so far: a short chance for the first attempt, if it is
+		// still under way; none once it failed (no daemon is listening).
+		select {
+		case <-r.tried:
+		case <-time.After(50 * time.Millisecond):
+		}
+		if !r.connected() {
+			wait = 0
+		}
 	}
 	deadline := time.After(wait)
 	tick := time.NewTicker(stall)
@@ -337,6 +373,13 @@ func (r *Recorder) setErr(err error) {
 	r.mu.Lock()
 	r.lastErr = err
 	r.mu.Unlock()
+	r.triedOnce.Do(func() { close(r.tried) })
+}
+
+func (r *Recorder) connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.everConn
 }
 
 var errSpilled = errors.New("session spilled to the spool")
@@ -362,6 +405,7 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 	if opened == nil {
 		return errors.New("daemon did not answer the Open")
 	}
+	r.triedOnce.Do(func() { close(r.tried) })
 	r.mu.Lock()
 	r.everConn = true
 	r.broken = false

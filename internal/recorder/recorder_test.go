@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,5 +222,59 @@ func TestStalledDaemonSpills(t *testing.T) {
 	ingestSpool(t, store, out.SpoolPath)
 	if got, ended := stored(t, store, "s4"); got != want || !ended {
 		t.Fatalf("from the spool: %d bytes (ended %v), want %d", len(got), ended, len(want))
+	}
+}
+
+// TestCoalescing: chunks read within coalesceWindow of a record's first are
+// stored as that record, with its time; later chunks start a new one; no
+// byte moves or is lost.
+func TestCoalescing(t *testing.T) {
+	w := newWorld(t)
+	d := startDaemon(t, w.socket, w.storeDir, real)
+	r := w.recorder("c1", 0)
+	t0 := time.Now()
+	// Not started yet: nothing is taken by the sender, so the grouping
+	// depends on the capture times alone.
+	steps := []struct {
+		data string
+		at   time.Duration
+	}{
+		{"a", 0}, {"b", time.Millisecond}, {"c", coalesceWindow - time.Microsecond}, // one record
+		{"d", coalesceWindow}, // a new one: too late for the first
+		{string(bytes.Repeat([]byte{'e'}, coalesceMax)), coalesceWindow + time.Microsecond}, // too big to join
+		{"f", 10 * time.Millisecond},
+	}
+	for _, s := range steps {
+		r.Output([]byte(s.data), t0.Add(s.at))
+	}
+	r.End(&aitrackv1.End{}, t0.Add(20*time.Millisecond))
+	r.Start(context.Background())
+	if out := r.Close(10 * time.Second); !out.Delivered {
+		t.Fatalf("outcome %+v", out)
+	}
+	ss, err := d.store.Load("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	type rec struct {
+		data string
+		at   time.Duration
+	}
+	var got []rec
+	ss.Replay(func(rc ingest.Rec, data []byte) error {
+		if data != nil {
+			got = append(got, rec{string(data), rc.At().Sub(t0)})
+		}
+		return nil
+	})
+	want := []rec{{"abc", 0}, {"d", coalesceWindow}, {strings.Repeat("e", coalesceMax), coalesceWindow + time.Microsecond}, {"f", 10 * time.Millisecond}}
+	if len(got) != len(want) {
+		t.Fatalf("%d output records, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i].data != want[i].data || got[i].at.Round(time.Microsecond) != want[i].at {
+			t.Errorf("record %d: %.20q at %v, want %.20q at %v", i, got[i].data, got[i].at, want[i].data, want[i].at)
+		}
 	}
 }

@@ -186,10 +186,16 @@ func (in *Ingester) validOpen(o *aitrackv1.Open) error {
 	return nil
 }
 
-func (in *Ingester) append(e *entry, recs []*aitrackv1.Record) error {
+// append stores recs durably, calls durable (if set) once they are, then
+// tells the Observer: a wrapper's acknowledgement waits for the disk, not
+// for the parsing.
+func (in *Ingester) append(e *entry, recs []*aitrackv1.Record, durable func() error) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	stored, err := e.ss.Append(recs)
+	if err == nil && durable != nil {
+		err = durable()
+	}
 	if len(stored) > 0 {
 		in.obs.Stored(e.ss, stored)
 	}
@@ -263,18 +269,22 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 			in.detach(e, err)
 			return err
 		}
-		if err := in.append(e, batch.GetRecords()); err != nil {
+		var sendErr error
+		ack := func() error {
+			seq, off := e.ss.Committed()
+			sendErr = stream.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Ack{Ack: &aitrackv1.Ack{CommittedSeq: seq, CommittedOffset: off}}})
+			return sendErr
+		}
+		if err := in.append(e, batch.GetRecords(), ack); sendErr != nil {
+			in.detach(e, sendErr)
+			return sendErr
+		} else if err != nil {
 			in.log.Warn("refused records", zap.String("session", e.ss.ID()), zap.Error(err))
 			in.detach(e, err)
 			if errors.Is(err, ErrGap) {
 				return status.Error(codes.InvalidArgument, err.Error())
 			}
 			return status.Errorf(codes.Internal, "store records: %v", err)
-		}
-		seq, off := e.ss.Committed()
-		if err := stream.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Ack{Ack: &aitrackv1.Ack{CommittedSeq: seq, CommittedOffset: off}}}); err != nil {
-			in.detach(e, err)
-			return err
 		}
 	}
 }
@@ -301,7 +311,7 @@ func (in *Ingester) IngestSpool(path string) (ended bool, err error) {
 	// A spilling wrapper writes many small frames; storing them in groups
 	// costs one sync per group instead of one per frame.
 	flush := func() error {
-		err := in.append(e, pending)
+		err := in.append(e, pending, nil)
 		pending, size = pending[:0], 0
 		return err
 	}
@@ -361,7 +371,7 @@ func (in *Ingester) Abandon(id string, at int64, reason string) error {
 	}
 	seq, _ := e.ss.Committed()
 	end := &aitrackv1.Record{Seq: seq + 1, TimeUnixNano: at, Kind: &aitrackv1.Record_End{End: &aitrackv1.End{ExitCode: -1, Signal: 9, Error: reason}}}
-	return in.append(e, []*aitrackv1.Record{end})
+	return in.append(e, []*aitrackv1.Record{end}, nil)
 }
 
 // pacer holds one stream to its byte and message budgets by delaying it:

@@ -5,6 +5,8 @@ import "golang.org/x/sys/unix"
 const (
 	ioctlGetTermios = unix.TIOCGETA
 	ioctlSetTermios = unix.TIOCSETA
+	// ioctlReadable counts the bytes waiting to be read (FIONREAD, _IOR('f', 127, int); x/sys/unix does not name it).
+	ioctlReadable = 0x4004667f
 )
 
 // keepSlaveUntilReaped: macOS discards a PTY's buffered output when the

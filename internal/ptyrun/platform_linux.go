@@ -5,6 +5,8 @@ import "golang.org/x/sys/unix"
 const (
 	ioctlGetTermios = unix.TCGETS
 	ioctlSetTermios = unix.TCSETS
+	// ioctlReadable counts the bytes waiting to be read.
+	ioctlReadable = unix.TIOCINQ
 )
 
 // keepSlaveUntilReaped: on Linux the parent closes its slave fd at once, so

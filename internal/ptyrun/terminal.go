@@ -244,17 +244,31 @@ func (s *session) syncSize() {
 	}
 }
 
-// awaitOutputSettled waits until relayOutput has relayed everything and
-// nothing came for outputSettle, or settleLimit passed.
+// awaitOutputSettled waits until relayOutput has relayed everything the
+// PTY holds and nothing came for outputSettle, or settleLimit passed. The
+// PTY's queue counts: a child that prints and stops at once leaves its last
+// bytes there, read by nobody yet, long after the last chunk relayed.
 func (s *session) awaitOutputSettled() {
 	limit := time.Now().Add(settleLimit)
 	for time.Now().Before(limit) {
 		quiet := time.Since(time.Unix(0, s.relayedAt.Load()))
-		if !s.relaying.Load() && quiet >= outputSettle {
+		if !s.relaying.Load() && quiet >= outputSettle && s.queued() == 0 {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// queued is the number of output bytes waiting in the PTY (0 when it
+// cannot tell).
+func (s *session) queued() int {
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), ioctlReadable) })
+	return n
 }
 
 // awaitOutput waits for relayOutput to finish draining. A termination

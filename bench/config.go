@@ -50,6 +50,9 @@ type Config struct {
 	// InstallTools lets the harness apt-get install script and asciinema
 	// when they are missing and it runs as root.
 	InstallTools bool
+	// Only, when not empty, names the figures to measure (keystroke, bulk,
+	// startup, parse, live, e2e): for profiling one at a time.
+	Only []string
 	// Invocation is how the harness was run, quoted in the report.
 	Invocation string
 	// Log receives progress lines.

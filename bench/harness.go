@@ -41,6 +41,9 @@ type harness struct {
 	report *Report
 }
 
+// Figures name what Run measures, in order, for Config.Only.
+var Figures = []string{"keystroke", "bulk", "startup", "parse", "live", "e2e"}
+
 // Run measures everything Config asks for and returns the report. It fails
 // only when nothing meaningful can be measured (no module, no build); a
 // figure that cannot be measured is recorded as such in the report.
@@ -58,12 +61,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	h.peers = h.buildPeers()
 	h.report.Commands = h.commands()
 
-	h.measureKeystrokes(ctx)
-	h.measureBulk(ctx)
-	h.measureStartup(ctx)
-	h.measureParse(ctx)
-	h.measureLive(ctx)
-	h.measureEndToEnd(ctx)
+	measures := []func(context.Context){h.measureKeystrokes, h.measureBulk, h.measureStartup, h.measureParse, h.measureLive, h.measureEndToEnd}
+	for i, measure := range measures {
+		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, Figures[i]) {
+			measure(ctx)
+		}
+	}
 
 	stopLoad()
 	m := &h.report.Machine

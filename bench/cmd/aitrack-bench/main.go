@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ func main() {
 	work := flag.String("work", "", "scratch directory, kept afterwards (default: a temporary one, removed)")
 	reps := flag.Int("reps", 0, "repetitions per figure (default 5; 1 with -quick)")
 	bulkMB := flag.Int("bulk-mb", 0, "bulk file size in MiB (default 200)")
+	only := flag.String("only", "", "comma-separated figures to measure (keystroke, bulk, startup, parse, live, e2e; default all)")
 	install := flag.Bool("install", true, "when root, apt-get install bsdutils and asciinema if script or asciinema is missing")
 	flag.Parse()
 
@@ -39,6 +41,15 @@ func main() {
 		cfg.BulkBytes = int64(*bulkMB) << 20
 	}
 	cfg.Bin, cfg.Work, cfg.InstallTools = *bin, *work, *install && cfg.InstallTools
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+		for _, f := range cfg.Only {
+			if !slices.Contains(bench.Figures, f) {
+				fmt.Fprintf(os.Stderr, "aitrack-bench: -only: unknown figure %q; the figures are %s\n", f, strings.Join(bench.Figures, ", "))
+				os.Exit(2)
+			}
+		}
+	}
 	cfg.Log = os.Stderr
 	cfg.Invocation = invocation()
 

@@ -42,6 +42,7 @@ type enricher struct {
 	copyF       *os.File
 	copyW       *bufio.Writer
 	lastFind    time.Time
+	unreadable  error // the last search met a log directory it cannot read
 	lost        error // the log disappeared after it was found
 }
 
@@ -141,9 +142,7 @@ func (e *enricher) find(s session) bool {
 			Format: sessionlog.Format(e.state.Format), Home: e.state.Home, Env: e.state.Env,
 			Cwd: s.cwd, Start: s.start, Prompt: s.prompt, Typed: s.typed,
 		})
-		if err != nil {
-			return false
-		}
+		e.unreadable = err
 		for _, c := range cands {
 			if e.claim(c.Path) {
 				e.state.Path = c.Path
@@ -182,6 +181,9 @@ func (e *enricher) claim(path string) bool {
 }
 
 func (e *enricher) close() {
+	if e.follower != nil {
+		e.follower.Close()
+	}
 	if e.copyF != nil {
 		e.copyW.Flush()
 		e.copyF.Close()
@@ -197,6 +199,9 @@ func (e *enricher) merge(snap *outbox.Snapshot) {
 	switch {
 	case e.lost != nil:
 		snap.Tags["aitrack.session_log"] = "lost: " + e.lost.Error() + "; figures from the terminal view"
+		return
+	case e.follower == nil && e.unreadable != nil:
+		snap.Tags["aitrack.session_log"] = "not found: " + e.unreadable.Error() + "; figures from the terminal view"
 		return
 	case e.follower == nil:
 		snap.Tags["aitrack.session_log"] = "not found"

@@ -127,3 +127,38 @@ func TestEnricherLostLog(t *testing.T) {
 		t.Errorf("after deletion: tags %v metrics %v", snap.Tags, snap.Metrics)
 	}
 }
+
+// TestEnricherUnreadableLogDirectory: a log directory that cannot be read
+// (a file in its place: chmod 000 does not stop root) leaves the terminal's
+// figures and a tag naming the directory; once readable, the log is found.
+func TestEnricherUnreadableLogDirectory(t *testing.T) {
+	state, home, cwd := t.TempDir(), t.TempDir(), t.TempDir()
+	start := time.Now().Add(-time.Minute)
+	e := newTestEnricher(t, state, "s", home)
+	projects := filepath.Join(home, ".claude", "projects")
+	if err := os.MkdirAll(filepath.Dir(projects), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(projects, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := session{cwd: cwd, start: start, typed: true}
+	e.poll(s)
+	snap := merged(e, 5)
+	if tag := snap.Tags["aitrack.session_log"]; snap.Tags["aitrack.sources"] != "terminal" || !strings.Contains(tag, "unreadable") || !strings.Contains(tag, projects) {
+		t.Errorf("unreadable directory: tags %v", snap.Tags)
+	}
+	if snap.Metrics["commands_executed"] != 5 {
+		t.Errorf("unreadable directory: metrics %v, want the terminal's", snap.Metrics)
+	}
+
+	if err := os.Remove(projects); err != nil {
+		t.Fatal(err)
+	}
+	claudeLog(t, home, cwd, "log", "a prompt", "echo x", start.Add(time.Second))
+	e.lastFind = time.Time{}
+	e.poll(s)
+	if snap := merged(e, 5); snap.Tags["aitrack.sources"] != "terminal+log" {
+		t.Errorf("readable again: tags %v", snap.Tags)
+	}
+}

@@ -39,7 +39,7 @@ type sessionLogTruth struct {
 func TestSessionLogEnrichment(t *testing.T) {
 	e := newEnv(t)
 	e.startDaemon()
-	for _, name := range []string{"claude-classic", "claude-fullscreen", "codex-inline", "gemini-inline"} {
+	for _, name := range []string{"claude-classic", "claude-fullscreen", "codex-inline", "codex-altscreen", "gemini-inline", "gemini-altbuffer"} {
 		r := rendererNamed(name)
 		t.Run(name, func(t *testing.T) {
 			e := e.with(t)
@@ -60,15 +60,11 @@ func TestSessionLogEnrichment(t *testing.T) {
 			s.quit(t)
 			run := e.finishedRun(`params.scenario = "`+s.scenario+`"`, 60*time.Second)
 
-			truth := sessionLogTruth{Usage: conversationUsage(t, s.model)}
+			var typed []string
 			for _, p := range prompts {
-				truth.Prompts = append(truth.Prompts, p.text)
+				typed = append(typed, p.text)
 			}
-			for _, res := range s.model.ToolResults() {
-				if res.Command != "" {
-					truth.Commands = append(truth.Commands, sessionlog.Command{Text: res.Command, ExitCode: res.ExitCode})
-				}
-			}
+			truth := modelTruth(t, s.model, typed)
 			checkEnrichedRun(t, e, run, truth)
 			if *recordSessionLogs {
 				log := e.artifact(run, "session-log.jsonl")
@@ -81,6 +77,19 @@ func TestSessionLogEnrichment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// modelTruth is the truth of a session from the fake model's records: the
+// shell commands it got results for and the usage it reported, with the
+// prompts the test typed.
+func modelTruth(t *testing.T, m *clitest.FakeModel, prompts []string) sessionLogTruth {
+	truth := sessionLogTruth{Prompts: prompts, Usage: conversationUsage(t, m)}
+	for _, res := range m.ToolResults() {
+		if res.Command != "" {
+			truth.Commands = append(truth.Commands, sessionlog.Command{Text: res.Command, ExitCode: res.ExitCode})
+		}
+	}
+	return truth
 }
 
 // conversationUsage is the usage the fake model reported for the
@@ -103,8 +112,9 @@ func conversationUsage(t *testing.T, m *clitest.FakeModel) clitest.Usage {
 	return u
 }
 
-// checkEnrichedRun compares an enriched run with the truth.
-func checkEnrichedRun(t *testing.T, e *env, run mlflowclient.Run, truth sessionLogTruth) {
+// checkEnrichedRun compares an enriched run with the truth, and returns
+// the facts of the log copy the run holds.
+func checkEnrichedRun(t *testing.T, e *env, run mlflowclient.Run, truth sessionLogTruth) sessionlog.Facts {
 	t.Helper()
 	if src, _ := run.Tag("aitrack.sources"); src != "terminal+log" {
 		note, _ := run.Tag("aitrack.session_log")
@@ -124,9 +134,12 @@ func checkEnrichedRun(t *testing.T, e *env, run mlflowclient.Run, truth sessionL
 	if !slices.Equal(facts.Commands, truth.Commands) {
 		t.Errorf("commands in the log %+v, the model's tool results %+v", facts.Commands, truth.Commands)
 	}
+	if !slices.Equal(facts.Prompts, truth.Prompts) {
+		t.Errorf("prompts in the log %q, typed %q", facts.Prompts, truth.Prompts)
+	}
 	failed, git := 0, 0
 	for _, c := range truth.Commands {
-		if c.ExitCode != 0 {
+		if c.ExitCode > 0 { // -1: no exit status, e.g. an interrupted command
 			failed++
 		}
 		if strings.Fields(c.Text)[0] == "git" {
@@ -154,6 +167,7 @@ func checkEnrichedRun(t *testing.T, e *env, run mlflowclient.Run, truth sessionL
 	if model, ok := run.Param("model"); !ok || model == "" {
 		t.Error("no model param")
 	}
+	return facts
 }
 
 // TestSessionLogConcurrentSameDir runs two Claude sessions in one

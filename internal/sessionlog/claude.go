@@ -49,6 +49,9 @@ type claudeEntry struct {
 		} `json:"usage"`
 	} `json:"message"`
 	ToolUseResult json.RawMessage `json:"toolUseResult"`
+	// ToolDenialKind is "user-rejected" on the result of a call the user
+	// stopped: Ctrl-C or Escape while it ran, or "No" at its prompt.
+	ToolDenialKind string `json:"toolDenialKind"`
 }
 
 type claudeBlock struct {
@@ -150,6 +153,9 @@ func (a *claudeAdapter) result(e *claudeEntry, bl *claudeBlock, f *Facts) {
 	json.Unmarshal(e.ToolUseResult, &bash)
 	isCommand := ok && call.command >= 0
 	switch {
+	case e.ToolDenialKind == "user-rejected":
+		// Not a failure of the tool: the "[Request interrupted by user for
+		// tool use]" entry that follows records the interruption once.
 	case bash.Interrupted:
 		f.fail("interrupted", "interrupted: "+text)
 	case isCommand && bl.IsError && exitCodeIn(text, -1) > 0:

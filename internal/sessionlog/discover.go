@@ -4,6 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,10 +45,17 @@ type Candidate struct {
 
 // Candidates returns the logs that can belong to the session, best first:
 // logs of its CLI, in its directory, started no earlier than it. Callers
-// skip those another session claimed. No log yet is not an error.
+// skip those another session claimed. No log yet is not an error; a log
+// directory that exists but cannot be read (no permission, or not a
+// directory) is, beside whatever the readable ones hold.
 func Candidates(q Query) ([]Candidate, error) {
 	var paths []string
+	var errs []error
 	for _, pattern := range patterns(q) {
+		if err := readableDir(fixedDir(pattern)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		m, err := filepath.Glob(pattern)
 		if err != nil {
 			return nil, err
@@ -80,7 +91,32 @@ func Candidates(q Query) ([]Candidate, error) {
 		}
 		return a.Facts.Start.Compare(b.Facts.Start)
 	})
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+// fixedDir is the part of a glob pattern before its first element with a
+// metacharacter: the directory that must be readable for the glob to see
+// anything. filepath.Glob ignores I/O errors, so it is checked apart.
+func fixedDir(pattern string) string {
+	dir := filepath.Dir(pattern)
+	for strings.ContainsAny(dir, `*?[\`) {
+		dir = filepath.Dir(dir)
+	}
+	return dir
+}
+
+// readableDir reports a directory that exists but cannot be listed. One
+// that does not exist (yet) is fine: the CLI creates it with its first log.
+func readableDir(dir string) error {
+	f, err := os.Open(dir)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+	}
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("session log directory unreadable: %w", err)
 }
 
 // patterns are the globs of the format's logs for the query's directory.

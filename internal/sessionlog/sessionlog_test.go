@@ -25,7 +25,9 @@ var fixtures = []struct {
 	{"claude-classic", Claude},
 	{"claude-fullscreen", Claude},
 	{"codex-inline", Codex},
+	{"codex-altscreen", Codex},
 	{"gemini-inline", Gemini},
+	{"gemini-altbuffer", Gemini},
 }
 
 type truth struct {
@@ -121,6 +123,19 @@ func TestReaderCases(t *testing.T) {
 			}
 			if len(f.Errors) != 1 || f.Errors[0].Kind != "interrupted" {
 				t.Errorf("errors %+v, want one interruption", f.Errors)
+			}
+		}},
+		{"claude command stopped with Ctrl-C", Claude, []string{
+			`{"type":"user","message":{"content":"first: run the long command"}}`,
+			`{"type":"assistant","message":{"id":"m1","model":"opus","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"sleep 30"}}],"usage":{"input_tokens":10,"output_tokens":5}}}`,
+			`{"type":"user","message":{"content":[{"type":"tool_result","content":"The user doesn't want to proceed with this tool use. The tool use was rejected.","is_error":true,"tool_use_id":"t1"}]},"toolUseResult":"User rejected tool use","toolDenialKind":"user-rejected"}`,
+			`{"type":"user","message":{"content":[{"type":"text","text":"[Request interrupted by user for tool use]"}]},"interruptedMessageId":"m1"}`,
+		}, func(t *testing.T, f Facts) {
+			if !slices.Equal(f.Commands, []Command{{"sleep 30", -1}}) || f.ToolErrors != 0 {
+				t.Errorf("commands %+v, tool errors %d; want the command without exit code and no tool error", f.Commands, f.ToolErrors)
+			}
+			if len(f.Errors) != 1 || f.Errors[0] != (Error{"interrupted", "[Request interrupted by user for tool use]"}) {
+				t.Errorf("errors %+v, want the one interruption", f.Errors)
 			}
 		}},
 		{"claude API error", Claude, []string{
@@ -219,6 +234,7 @@ func TestFollowerGrowingFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer fl.Close()
 			if err := fl.Poll(); err != nil {
 				t.Fatalf("poll before the log exists: %v", err)
 			}
@@ -254,6 +270,14 @@ func TestFollowerLostLog(t *testing.T) {
 	}{
 		{"deleted", os.Remove},
 		{"truncated", func(path string) error { return os.Truncate(path, 3) }},
+		// Claude appends by path: after a deletion it starts a new file,
+		// which may have outgrown the old one by the next poll.
+		{"replaced", func(path string) error {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return os.WriteFile(path, bytes.Repeat([]byte(`{"type":"user","message":{"content":"new"}}`+"\n"), 3), 0o600)
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "log.jsonl")
@@ -262,6 +286,7 @@ func TestFollowerLostLog(t *testing.T) {
 				t.Fatal(err)
 			}
 			fl, _ := NewFollower(path, Claude, nil)
+			defer fl.Close()
 			if err := fl.Poll(); err != nil {
 				t.Fatal(err)
 			}
@@ -362,3 +387,43 @@ func fuzzFormat(f *testing.F, format Format, fixture string) {
 func FuzzClaude(f *testing.F) { fuzzFormat(f, Claude, "claude-classic.jsonl") }
 func FuzzCodex(f *testing.F)  { fuzzFormat(f, Codex, "codex-inline.jsonl") }
 func FuzzGemini(f *testing.F) { fuzzFormat(f, Gemini, "gemini-inline.jsonl") }
+
+// TestCandidatesUnreadable: a log directory that cannot be listed is an
+// error (a file in its place stands for chmod 000, which does not stop
+// root), and one that does not exist yet is not.
+func TestCandidatesUnreadable(t *testing.T) {
+	cwd := t.TempDir()
+	for _, c := range []struct {
+		format Format
+		block  string // made a file, relative to HOME; "" blocks nothing
+	}{
+		{Claude, ""},
+		{Claude, ".claude/projects"},
+		{Claude, filepath.Join(".claude/projects", ClaudeProjectDir(cwd))},
+		{Codex, ".codex/sessions"},
+		{Gemini, ".gemini/tmp"},
+	} {
+		t.Run(fmt.Sprintf("%s %q", c.format, c.block), func(t *testing.T) {
+			home := t.TempDir()
+			if c.block != "" {
+				p := filepath.Join(home, c.block)
+				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Candidates(Query{Format: c.format, Home: home, Cwd: cwd, Start: time.Now(), Typed: true})
+			if len(got) != 0 {
+				t.Errorf("candidates %+v, want none", got)
+			}
+			switch {
+			case c.block == "" && err != nil:
+				t.Errorf("no log directory yet: %v, want no error", err)
+			case c.block != "" && (err == nil || !strings.Contains(err.Error(), home)):
+				t.Errorf("error %v, want one naming the unreadable directory under %s", err, home)
+			}
+		})
+	}
+}

@@ -198,7 +198,18 @@ func (e *enricher) merge(snap *outbox.Snapshot) {
 	snap.Tags["aitrack.sources"] = "terminal"
 	switch {
 	case e.lost != nil:
-		snap.Tags["aitrack.session_log"] = "lost: " + e.lost.Error() + "; figures from the terminal view"
+		snap.Tags["aitrack.session_log"] = "lost: " + e.lost.Error() + "; figures from the terminal view, the log's own (tokens, turns, tools) up to the loss"
+		// What only the log tells stays, as it was when the log went:
+		// true, if partial, where the terminal has nothing to say.
+		if e.follower == nil {
+			return // lost before it was read
+		}
+		f := e.follower.Facts()
+		for k, v := range f.Metrics() {
+			if _, ok := snap.Metrics[k]; !ok {
+				snap.Metrics[k] = v
+			}
+		}
 		return
 	case e.follower == nil && e.unreadable != nil:
 		snap.Tags["aitrack.session_log"] = "not found: " + e.unreadable.Error() + "; figures from the terminal view"

@@ -107,7 +107,7 @@ func TestEnricherTwoSessionsOneDirectory(t *testing.T) {
 }
 
 // TestEnricherLostLog: a log deleted mid-session leaves the terminal's
-// figures, and a tag saying why.
+// figures, what only the log told as it was then, and a tag saying why.
 func TestEnricherLostLog(t *testing.T) {
 	state, home, cwd := t.TempDir(), t.TempDir(), t.TempDir()
 	start := time.Now().Add(-time.Minute)
@@ -125,6 +125,9 @@ func TestEnricherLostLog(t *testing.T) {
 	snap := merged(e, 5)
 	if snap.Tags["aitrack.sources"] != "terminal" || !strings.HasPrefix(snap.Tags["aitrack.session_log"], "lost: ") || snap.Metrics["commands_executed"] != 5 {
 		t.Errorf("after deletion: tags %v metrics %v", snap.Tags, snap.Metrics)
+	}
+	if _, ok := snap.Metrics["model_turns"]; !ok {
+		t.Errorf("after deletion the log's own figures are gone: %v", snap.Metrics)
 	}
 }
 

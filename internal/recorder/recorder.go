@@ -102,6 +102,9 @@ const (
 	coalesceMax    = 64 << 10
 )
 
+// linger is how long the sender lets a small batch grow before it sends it.
+const linger = 10 * time.Millisecond
+
 // Output records a chunk of terminal output. It copies p and never blocks
 // on the daemon.
 func (r *Recorder) Output(p []byte, at time.Time) {
@@ -447,6 +450,7 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 		}
 	}()
 
+	lingered := false
 	for {
 		r.mu.Lock()
 		for !r.broken && r.next == len(r.pending) && !(r.ended && len(r.pending) == 0) && r.memBytes <= r.cfg.MemLimit {
@@ -468,7 +472,17 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 			st.CloseSend()
 			return nil
 		}
-		n, _ := r.batchEnd(r.next)
+		n, size := r.batchEnd(r.next)
+		if !lingered && !r.ended && size < r.cfg.MaxBatch/2 {
+			// A keystroke and its echo, a burst of redraws: one message,
+			// one disk sync at the daemon, and no work here right when the
+			// terminal is busy.
+			r.mu.Unlock()
+			lingered = true
+			time.Sleep(linger)
+			continue
+		}
+		lingered = false
 		batch := &aitrackv1.Batch{Records: append([]*aitrackv1.Record(nil), r.pending[r.next:r.next+n]...)}
 		r.next += n
 		r.mu.Unlock()

@@ -127,12 +127,13 @@ func main() {
 	log.Sync()
 }
 
-// setGCPercent runs the collector at GOGC=50 unless GOGC is set. The
-// daemon's live heap is small (about 1 MB, and 0.15 MB per live session)
-// and Go's default lets garbage grow to at least 4 MB (GOGC × 4 MB / 100)
-// and twice the live heap: most of the RSS a first session added (issue
-// #9). At 50 that floor is 2 MB and a session's headroom half as much, for
-// GC work that stays small at these heap sizes.
+// setGCPercent runs the collector at GOGC=50 unless GOGC is set. Go's
+// default lets garbage grow to twice the live heap and to at least 4 MB
+// (GOGC × 4 MB / 100). The daemon's live heap is small (about 1 MB, plus
+// under 1 MB per live session), so that headroom was most of the RSS a
+// first session added and half of each further session's (issue #9). At
+// 50 the floor is 2 MB and the headroom half as much, for GC work that
+// stays small at these heap sizes.
 func setGCPercent() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)

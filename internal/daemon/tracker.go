@@ -84,8 +84,11 @@ func newTracker(ss *ingest.Session, facts *procfacts.Extractor) (*tracker, error
 		t.eventsF.Close()
 		return nil, err
 	}
-	t.clean = bufio.NewWriterSize(t.cleanF, 64<<10)
-	t.events = bufio.NewWriterSize(t.eventsF, 16<<10)
+	// Small buffers: they live as long as the session, and a session
+	// writes a few KB/s of clean text and rare events, so bigger ones only
+	// add to the daemon's memory per live session.
+	t.clean = bufio.NewWriterSize(t.cleanF, 8<<10)
+	t.events = bufio.NewWriter(t.eventsF)
 	cols, rows := int(open.GetSize().GetCols()), int(open.GetSize().GetRows())
 	t.cast, err = asciicast.NewWriter(t.castF, asciicast.Header{
 		Width: max(cols, 1), Height: max(rows, 1), Command: shellJoin(open.GetArgv()),

@@ -91,6 +91,8 @@ func (v *rawView) size(ended bool) (int64, error) {
 				return 0, fmt.Errorf("redact the raw transcript: %w", err)
 			}
 			v.closed = true
+		} else {
+			v.stream.Shrink() // it waits a PartInterval for more, per live session
 		}
 	}
 	fi, err := v.view.Stat()

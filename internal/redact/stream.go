@@ -118,6 +118,29 @@ func (s *Stream) Close() error {
 	return nil
 }
 
+// Shrink gives back the memory a pause in the input leaves unused: the
+// buffers sized to the largest write are cut to what is held back. A
+// stream kept open between writes for long (one per live session) calls it
+// after each write.
+func (s *Stream) Shrink() {
+	s.raw = shrunk(s.raw)
+	s.text = shrunk(s.text)
+	s.lower = shrunk(s.lower)
+	s.rawFrom = shrunk(s.rawFrom)
+	s.rawTo = shrunk(s.rawTo)
+	s.carry = shrunk(s.carry)
+	s.cands, s.out = nil, nil // scratch, rebuilt by each pass
+}
+
+// shrunk is a copy of b in an array of its length (nil when empty), which
+// lets b's array go.
+func shrunk[T any](b []T) []T {
+	if len(b) == 0 {
+		return nil
+	}
+	return append(make([]T, 0, len(b)), b...)
+}
+
 // Counts returns the redactions written so far, per kind.
 func (s *Stream) Counts() Counts {
 	c := make(Counts, len(s.counts))

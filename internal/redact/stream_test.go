@@ -210,6 +210,34 @@ func TestStreamLong(t *testing.T) {
 	}
 }
 
+// TestStreamShrink: a stream shrunk after every write writes what one never
+// shrunk does, and holds no more than its held-back input between writes.
+func TestStreamShrink(t *testing.T) {
+	r := newTestRedactor(t, Config{})
+	raw := decorate(longFixture(t, 10).input, 3)
+	want, wantCounts := streamAll(t, r, raw, whole)
+	var out bytes.Buffer
+	s := r.NewStream(&out)
+	split := randomSplits(5, 40000)
+	for rest := raw; len(rest) > 0; {
+		n := min(len(rest), split(len(rest)))
+		if _, err := s.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+		s.Shrink()
+		if cap(s.raw) != len(s.raw) || cap(s.text) != len(s.text) || cap(s.rawFrom) != len(s.rawFrom) || s.out != nil {
+			t.Fatalf("after Shrink: raw %d/%d, text %d/%d, rawFrom %d/%d", len(s.raw), cap(s.raw), len(s.text), cap(s.text), len(s.rawFrom), cap(s.rawFrom))
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) || !maps.Equal(s.Counts(), wantCounts) {
+		t.Fatalf("shrunk stream differs: counts %v, want %v; %s", s.Counts(), wantCounts, diffLines(out.String(), string(want)))
+	}
+}
+
 // TestStreamCutNearSecret places secrets, with their keys, all around the
 // place where the first flush cuts: the cut must move before them, and the
 // next pass must find them whole.

@@ -45,7 +45,7 @@ func NewWriter(w io.Writer, h Header, start time.Time) (*Writer, error) {
 	if h.Timestamp == 0 {
 		h.Timestamp = start.Unix()
 	}
-	cw := &Writer{w: bufio.NewWriterSize(w, 32<<10), start: start}
+	cw := &Writer{w: bufio.NewWriterSize(w, 8<<10), start: start}
 	b, err := json.Marshal(h)
 	if err != nil {
 		return nil, err

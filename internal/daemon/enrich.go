@@ -159,7 +159,7 @@ func (e *enricher) find(s session) bool {
 		e.lost = err
 		return false
 	}
-	e.copyF, e.copyW = f, bufio.NewWriterSize(f, 64<<10)
+	e.copyF, e.copyW = f, bufio.NewWriterSize(f, 8<<10) // flushed at every poll
 	e.follower, _ = sessionlog.NewFollower(e.state.Path, sessionlog.Format(e.state.Format), e.copyW)
 	return true
 }

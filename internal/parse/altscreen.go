@@ -33,7 +33,8 @@ const (
 // committed line that vanished and comes back within altVanishedTTL is
 // not committed again. Genuinely repeated lines are committed each time.
 type altScreen struct {
-	scr *screen // the grid, driven like the main screen; its own commits are discarded
+	scr *screen                  // the grid, driven like the main screen; its own commits are discarded
+	out func(text, below string) // receives the committed lines
 
 	snapMods uint64        // scr.mods at the last snapshot
 	snapAt   time.Duration // stream time of the last snapshot
@@ -69,10 +70,10 @@ func lineKey(text string) string {
 	return squashSpaces(strings.TrimRight(text, " │┃║"))
 }
 
-func newAltScreen(cols, rows int, now time.Duration) *altScreen {
-	scr := newScreen(cols, rows, false, func(string, string) {})
+func newAltScreen(cols, rows int, now time.Duration, out func(text, below string)) *altScreen {
+	scr := newScreen(cols, rows, false, func(string, string, bool) {})
 	scr.started, scr.now = true, now
-	return &altScreen{scr: scr, committed: map[string]int{}}
+	return &altScreen{scr: scr, out: out, committed: map[string]int{}}
 }
 
 // due reports whether a snapshot should be taken now: the frame changed
@@ -83,7 +84,7 @@ func (a *altScreen) due(now time.Duration) bool {
 
 // snapshot reads the frame and commits its new settled lines; final
 // commits every line not committed yet (the frame is going away).
-func (a *altScreen) snapshot(now time.Duration, final bool, commit func(text, below string)) {
+func (a *altScreen) snapshot(now time.Duration, final bool) {
 	a.snapMods, a.snapAt = a.scr.mods, now
 	cur := a.lines()
 	match := a.align(a.prev, cur)
@@ -106,20 +107,20 @@ func (a *altScreen) snapshot(now time.Duration, final bool, commit func(text, be
 	for j := range cur {
 		if i := match[j]; i >= 0 {
 			for ; pi < i; pi++ {
-				a.left(next, pi, len(cur), now, commit)
+				a.left(next, pi, len(cur), now)
 			}
 			pi = i + 1
 		}
-		a.settleLine(cur, j, match[j] >= 0, final, commit)
+		a.settleLine(cur, j, match[j] >= 0, final)
 	}
 	for ; pi < len(a.prev); pi++ {
-		a.left(next, pi, len(cur), now, commit)
+		a.left(next, pi, len(cur), now)
 	}
 	a.prev, a.next = cur, a.prev[:0]
 }
 
-func (a *altScreen) commit(l altLine, below string, commit func(text, below string)) {
-	commit(l.text, below)
+func (a *altScreen) commit(l altLine, below string) {
+	a.out(l.text, below)
 	if a.committedBytes+len(l.key) <= maxAltCommittedBytes {
 		a.committed[l.key]++
 		a.committedBytes += len(l.key)
@@ -127,7 +128,7 @@ func (a *altScreen) commit(l altLine, below string, commit func(text, below stri
 }
 
 // left handles line i of the previous frame when it is not on the new one.
-func (a *altScreen) left(next []int, i, ncur int, now time.Duration, commit func(text, below string)) {
+func (a *altScreen) left(next []int, i, ncur int, now time.Duration) {
 	l := a.prev[i]
 	switch {
 	case next[i] >= 0:
@@ -138,14 +139,14 @@ func (a *altScreen) left(next []int, i, ncur int, now time.Duration, commit func
 		// anything in its place: the view moved on faster than the
 		// snapshots (a fast turn), so it is kept. A line replaced in
 		// place (a spinner, a progress line) is not.
-		a.commit(l, "", commit)
+		a.commit(l, "")
 		a.vanish(l.key, now)
 	}
 }
 
 // settleLine commits line j of the new frame if it is new and confirmed
 // (it was on the previous frame too, stable) or final.
-func (a *altScreen) settleLine(cur []altLine, j int, stable, final bool, commit func(text, below string)) {
+func (a *altScreen) settleLine(cur []altLine, j int, stable, final bool) {
 	l := &cur[j]
 	if l.committed {
 		return
@@ -162,7 +163,7 @@ func (a *altScreen) settleLine(cur []altLine, j int, stable, final bool, commit 
 	if j+1 < len(cur) {
 		below = cur[j+1].text
 	}
-	a.commit(*l, below, commit)
+	a.commit(*l, below)
 }
 
 // removed reports whether line i of the previous frame, which has no

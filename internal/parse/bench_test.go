@@ -9,7 +9,7 @@ import (
 // BenchmarkParse measures throughput on the recorded bash session (b.SetBytes
 // makes `go test -bench` report MB/s), and on a stream of long output lines.
 func BenchmarkParse(b *testing.B) {
-	fixture := readFixture(b)
+	fixture := readFixture(b, "bash_session")
 	inputs := []struct {
 		name string
 		data []byte

@@ -34,7 +34,10 @@
 // a re-layout after a resize) is not committed again, while lines repeated
 // on one frame are. When the program leaves the alternate screen and
 // prints its transcript again on the main screen (Gemini CLI), those lines
-// are recognised as already committed for displacedTTL.
+// are recognised as already committed for displacedTTL; in a generic
+// session what follows is new output (`cat` of the file just edited in
+// vim). What the snapshots see depends on the stream's timing: a line
+// drawn and scrolled away within one frame is never seen.
 //
 // # When a line is committed (the redraw heuristic)
 //
@@ -78,13 +81,18 @@
 //
 // # Recognisers
 //
-// Recognisers are small tables of line shapes (recognise.go): the
+// Recognisers are small tables of line shapes (recognise.go, prompt.go): the
 // provider's own table first ("claude", "codex", "gemini"), then the
 // generic one (shell prompts, error messages). A line yields at most one
-// event of each kind, so each error line counts once. Every command is
-// classified (shellcmd.go): looking through `cd dir &&`, sudo/env
-// wrappers, variable assignments and pipelines, each simple command running
-// git or gh is also a git_operation or gh_operation with its subcommand.
+// event of each kind, so each error line counts once. A shell prompts on
+// the main screen, so lines from the alternate screen are never shell
+// commands; outside the AI CLIs' sessions they yield no event at all: a
+// full-screen program there (less, vim, man) shows content that only looks
+// like prompts and errors. (A shell inside tmux or vim's :terminal is
+// therefore transcript only.) Every command is classified (shellcmd.go):
+// looking through `cd dir &&`, sudo/env wrappers, variable assignments and
+// pipelines, each simple command running git or gh is also a git_operation
+// or gh_operation with its subcommand.
 // Bash xtrace lines ("+ cmd") are not commands: they trace what a script
 // runs.
 //

@@ -14,7 +14,9 @@ func FuzzTokenizer(f *testing.F) {
 	for _, tt := range tokenizerCases {
 		f.Add([]byte(tt.in), uint16(len(tt.in)/2))
 	}
-	f.Add(readFixture(f), uint16(100))
+	for _, name := range shellFixtures {
+		f.Add(readFixture(f, name), uint16(100))
+	}
 	f.Fuzz(func(t *testing.T, data []byte, split uint16) {
 		i := int(split) % (len(data) + 1)
 		whole, parts := tokens(string(data)), tokens(string(data[:i]), string(data[i:]))
@@ -34,8 +36,11 @@ func FuzzParser(f *testing.F) {
 		data   []byte
 		repeat uint16
 	}
-	seeds := []seed{
-		{readFixture(f), 0},
+	var seeds []seed
+	for _, name := range shellFixtures {
+		seeds = append(seeds, seed{readFixture(f, name), 0})
+	}
+	seeds = append(seeds, []seed{
 		{[]byte("\x1b[" + strings.Repeat("9", 1000) + "A" + "\x1b[" + strings.Repeat("1;", 1000) + "m after"), 100},
 		{[]byte("\x1b]0;endless title "), 60000}, // a 1 MB OSC
 		{[]byte("\x1bPq#0;2;0;0;0"), 0},          // a DCS, and
@@ -46,7 +51,7 @@ func FuzzParser(f *testing.F) {
 		{[]byte("a\r\n\x1b[?1049h" + strings.Repeat("alt\r\n", 100) + "\x1b[?1049lb\x1b[5;10r\x1b[10;1H\r\n\x1b[S\x1b[T\x1b[3L\x1b[2M\x1bM\x1b[?7l" + strings.Repeat("w", 500) + "\x1b[?7h\x1bc"), 3},
 		{[]byte("\x1b[2J\x1b[H\x1b[A\x1b[2K● Bash(git status)\r\n  ⎿  Error: Exit code 1\r\n"), 200},
 		{[]byte("\x1b[999;999H\x1b[999@\x1b[999P\x1b[999X\x1b[999Z\x1b[999I\x1b[0;0r\x1b[99;1r\x1b[s\x1b[u\x1b7\x1b8\x1b[65535S\x1b[65535T\x1b[65535L\x1b[65535M"), 1000},
-	}
+	}...)
 	for i, s := range seeds {
 		f.Add(s.data, s.repeat, uint64(i), uint8(i))
 	}
@@ -61,7 +66,7 @@ func FuzzParser(f *testing.F) {
 		rng := rand.New(rand.NewPCG(seed, seed>>32))
 		var clean bytes.Buffer
 		p := New(Options{Provider: providers[int(provider)%len(providers)], Clean: &clean, Start: t0, OnEvent: func(ev Event) {
-			if _, ok := kindIndex[ev.Kind]; !ok {
+			if kindIndex(ev.Kind) < 0 {
 				t.Errorf("unknown event kind %q", ev.Kind)
 			}
 		}})
@@ -156,8 +161,9 @@ func FuzzSplitShell(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	var sp shellSplitter // reused, as the recogniser does
 	f.Fuzz(func(t *testing.T, line string) {
-		for _, seg := range splitShell(line) {
+		for _, seg := range sp.split(line) {
 			if len(seg.words) == 0 {
 				t.Fatalf("segment %q has no words", seg.raw)
 			}
@@ -183,7 +189,7 @@ func FuzzRecognisers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line, below string, provider uint8) {
 		rc := newRecogniser(providers[int(provider)%len(providers)])
 		for _, ev := range rc.line(lineCtx{text: line, below: below}) {
-			if _, ok := kindIndex[ev.Kind]; !ok || ev.Text == "" {
+			if kindIndex(ev.Kind) < 0 || ev.Text == "" {
 				t.Fatalf("event %+v from %q", ev, line)
 			}
 		}

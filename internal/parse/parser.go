@@ -30,6 +30,7 @@ type Event struct {
 	// "subcommand" (commit), "exit_code", "truncated" (the screen cut the
 	// text short), "summary" (counted from a summary line such as "ran 2
 	// shell commands", which is then Text: the screen shows no command text).
+	// They are read-only: events with the same Fields may share the map.
 	Fields map[string]string
 }
 
@@ -90,18 +91,42 @@ type Parser struct {
 	scr    *screen
 	rec    *recogniser
 	closed bool
+	line   []byte // a committed line and its line feed, for Clean
 
 	counts [numKinds]atomic.Int64
 	bytes  atomic.Int64
 	lines  atomic.Int64
 }
 
-var kindIndex = map[Kind]int{
-	KindCommand: 0, KindGitOperation: 1, KindGhOperation: 2, KindToolUse: 3,
-	KindUserPrompt: 4, KindError: 5, KindFileTouched: 6,
+// kinds are the event kinds, in the order of Parser.counts.
+var kinds = [...]Kind{KindCommand, KindGitOperation, KindGhOperation, KindToolUse, KindUserPrompt, KindError, KindFileTouched}
+
+const numKinds = len(kinds)
+
+// kindIndex returns k's index in kinds, or -1 when k is no kind.
+func kindIndex(k Kind) int {
+	for i, kk := range kinds {
+		if kk == k {
+			return i
+		}
+	}
+	return -1
 }
 
-const numKinds = 7
+// kindSet is a set of event kinds.
+type kindSet uint8
+
+func kindSetOf(ks ...Kind) kindSet {
+	var s kindSet
+	for _, k := range ks {
+		s.add(k)
+	}
+	return s
+}
+
+func (s *kindSet) add(k Kind)           { *s |= 1 << uint(kindIndex(k)) }
+func (s kindSet) has(k Kind) bool       { return s&(1<<uint(kindIndex(k))) != 0 }
+func (s kindSet) hasAny(t kindSet) bool { return s&t != 0 }
 
 // New returns a Parser for one session.
 func New(opts Options) *Parser {
@@ -159,7 +184,7 @@ func (p *Parser) Close() {
 
 // Metrics returns the counters so far.
 func (p *Parser) Metrics() Metrics {
-	count := func(k Kind) int { return int(p.counts[kindIndex[k]].Load()) }
+	count := func(k Kind) int { return int(p.counts[kindIndex(k)].Load()) }
 	return Metrics{
 		CommandsExecuted:  count(KindCommand),
 		GitOperations:     count(KindGitOperation),
@@ -175,10 +200,10 @@ func (p *Parser) Metrics() Metrics {
 
 // commit receives a line from the screen, in pieces of at most
 // maxLineBytes, and passes it on.
-func (p *Parser) commit(text, below string) {
+func (p *Parser) commit(text, below string, alt bool) {
 	for {
 		n := cutAt(text, maxLineBytes)
-		p.commitPiece(text[:n], below)
+		p.commitPiece(lineCtx{text: text[:n], below: below, cols: p.scr.cols, alt: alt})
 		if n == len(text) {
 			return
 		}
@@ -186,19 +211,23 @@ func (p *Parser) commit(text, below string) {
 	}
 }
 
-func (p *Parser) commitPiece(text, below string) {
+func (p *Parser) commitPiece(l lineCtx) {
 	p.lines.Add(1)
 	if p.opts.Clean != nil {
-		_, _ = io.WriteString(p.opts.Clean, text+"\n")
+		p.line = append(append(p.line[:0], l.text...), '\n')
+		_, _ = p.opts.Clean.Write(p.line)
 	}
-	p.emit(p.rec.line(lineCtx{text: text, below: below, cols: p.scr.cols}))
+	p.emit(p.rec.line(l))
 }
 
 func (p *Parser) emit(events []Event) {
+	if len(events) == 0 {
+		return
+	}
 	offset := p.last.Sub(p.start)
 	for _, ev := range events {
 		ev.Offset = offset
-		p.counts[kindIndex[ev.Kind]].Add(1)
+		p.counts[kindIndex(ev.Kind)].Add(1)
 		if p.opts.OnEvent != nil {
 			p.opts.OnEvent(ev)
 		}

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,7 +12,8 @@ import (
 type lineCtx struct {
 	text  string
 	below string
-	cols  int // the terminal's width when the line was committed (0: unknown)
+	cols  int  // the terminal's width when the line was committed (0: unknown)
+	alt   bool // read from the alternate screen
 }
 
 // rule recognises one line shape. Rules are tried in table order, the
@@ -65,15 +67,28 @@ type recogniser struct {
 	// the lines under it) counts one error. blockHeader marks a line that
 	// starts a block; blockErr says the current block has its error.
 	tui, blockHeader, blockErr bool
+
+	shell shellSplitter // for classifying commands
 }
 
 const maxCodexRunning = 64
 
 func newRecogniser(provider string) *recogniser {
-	rules := append(append([]rule(nil), providerRules[provider]...), genericRules...)
-	_, tui := providerRules[provider]
-	return &recogniser{rules: rules, codexRunning: map[string]int{}, tui: tui}
+	rules, tui := ruleTables[provider]
+	if !tui {
+		rules = genericRules
+	}
+	return &recogniser{rules: rules, tui: tui}
 }
+
+// ruleTables are each provider's rules followed by the generic ones.
+var ruleTables = func() map[string][]rule {
+	tables := map[string][]rule{}
+	for provider, rules := range providerRules {
+		tables[provider] = append(slices.Clip(rules), genericRules...)
+	}
+	return tables
+}()
 
 // line returns the events a committed line shows, in rule order, with the
 // git and gh operations of each command after it.
@@ -96,41 +111,54 @@ func (rc *recogniser) flush() []Event {
 		return nil
 	}
 	rc.codexPending = nil
-	return classify(rc.codexCommandEvents(pending))
+	return rc.classify(rc.codexCommandEvents(pending))
 }
 
 func (rc *recogniser) match(l lineCtx) []Event {
+	if l.alt && !rc.tui {
+		// Outside the AI CLIs the alternate screen is a full-screen
+		// program's view of something (a file in less or vim, a man page):
+		// content that only looks like prompts and error messages.
+		return nil
+	}
 	var out []Event
-	seen := map[Kind]bool{}
+	var seen kindSet
 	for _, r := range rc.rules {
-		if r.outputOnly && (seen[KindCommand] || seen[KindToolUse] || seen[KindUserPrompt]) {
+		if r.outputOnly && seen.hasAny(inputKinds) {
 			continue
 		}
 		// A rule may give several events of a kind (a summary of N
 		// commands); later rules add none of the kinds it gave.
 		events := r.match(rc, l)
-		for _, ev := range events {
-			if !seen[ev.Kind] {
-				out = append(out, ev)
+		if seen == 0 {
+			out = events // the first rule's events, all new
+		} else {
+			for _, ev := range events {
+				if !seen.has(ev.Kind) {
+					out = append(out, ev)
+				}
 			}
 		}
 		for _, ev := range events {
-			seen[ev.Kind] = true
+			seen.add(ev.Kind)
 		}
 	}
 	if rc.tui {
 		out = rc.oneErrorPerBlock(out, seen)
 	}
-	if !seen[KindCommand] {
+	if !seen.has(KindCommand) {
 		return out
 	}
-	return classify(out)
+	return rc.classify(out)
 }
+
+// inputKinds are the events of a line the user typed.
+var inputKinds = kindSetOf(KindCommand, KindToolUse, KindUserPrompt)
 
 // oneErrorPerBlock drops the error events of a block that has one already.
 // Errors counted from a summary line stand for separate failures.
-func (rc *recogniser) oneErrorPerBlock(events []Event, seen map[Kind]bool) []Event {
-	if rc.blockHeader || seen[KindCommand] || seen[KindToolUse] || seen[KindUserPrompt] {
+func (rc *recogniser) oneErrorPerBlock(events []Event, seen kindSet) []Event {
+	if rc.blockHeader || seen.hasAny(inputKinds) {
 		rc.blockErr = false
 	}
 	rc.blockHeader = false
@@ -149,15 +177,14 @@ func (rc *recogniser) oneErrorPerBlock(events []Event, seen map[Kind]bool) []Eve
 
 // classify adds the git and gh operations of each command after it.
 // Commands counted from a summary line have no text to classify.
-func classify(events []Event) []Event {
-	var classified []Event
+func (rc *recogniser) classify(events []Event) []Event {
+	classified := make([]Event, 0, len(events)+2) // room for a command's usual operations
 	for _, ev := range events {
 		if ev.Kind != KindCommand || ev.Fields["summary"] != "" {
 			classified = append(classified, ev)
 			continue
 		}
-		cmd, ops := classifyCommand(ev)
-		classified = append(append(classified, cmd), ops...)
+		classified = classifyCommand(&rc.shell, classified, ev)
 	}
 	return classified
 }
@@ -167,27 +194,6 @@ func commandEvent(text string, fields map[string]string) Event {
 }
 
 // --- generic shapes ---
-
-// promptPatterns capture the command typed after a shell prompt. Prompts
-// sit at column 0; the TUIs indent their own output, so their text does not
-// match.
-var promptPatterns = []*regexp.Regexp{
-	// "$ cmd" (PS1='$ '), "bash-5.2$ cmd", "(venv) $ cmd"
-	regexp.MustCompile(`^(?:\([^()]*\) )?(?:[\w.-]+)?\$ (.+)$`),
-	// "user@host:~/dir$ cmd", "root@host:/# cmd"
-	regexp.MustCompile(`^(?:\([^()]*\) )?[\w.-]+@[\w.-]+:[^\s$#]*[$#] (.+)$`),
-	// "[user@host dir]$ cmd" (Fedora, RHEL)
-	regexp.MustCompile(`^(?:\([^()]*\) )?\[[\w.-]+@[\w.-]+ [^\]]*\][$#] (.+)$`),
-	// zsh: "user@host dir % cmd" (macOS default) and "host% cmd"
-	regexp.MustCompile(`^[\w.-]+@[\w.-]+ \S+ [%#] (.+)$`),
-	regexp.MustCompile(`^[A-Za-z][\w.-]*% (.+)$`),
-	// oh-my-zsh robbyrussell: "➜  dir git:(main) ✗ cmd"
-	regexp.MustCompile(`^➜ +\S+(?: git:\([^)]*\))?(?: ✗)? +(.+)$`),
-}
-
-// rootPrompt is "# cmd": also a comment or a Markdown heading, so it counts
-// only when the first word is a known program or a path.
-var rootPrompt = regexp.MustCompile(`^# (.+)$`)
 
 // knownPrograms are programs common enough at a root prompt to tell
 // "# apt update" from "# Notes".
@@ -202,26 +208,39 @@ var knownPrograms = map[string]bool{
 	"wget": true, "yum": true,
 }
 
-// commandWord is what a program name or path looks like.
-var commandWord = regexp.MustCompile(`^[A-Za-z_./~\[({!][\w.+~/@:\[\]{}()!-]*$`)
+// isCommandWord reports whether w looks like a program name or path: a
+// letter or one of _ . / ~ [ ( { ! first, then also digits and + @ : ] } ) -.
+func isCommandWord(w string) bool {
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("_./~[({!", c) >= 0:
+		case i > 0 && (c >= '0' && c <= '9' || strings.IndexByte("+@:]})-", c) >= 0):
+		default:
+			return false
+		}
+	}
+	return w != ""
+}
 
 // matchShellPrompt recognises a command typed at a shell prompt. Bash
 // xtrace lines ("+ cmd", set -x) are deliberately not commands: they echo
 // what a script runs, and counting them would count a script's every line.
 func matchShellPrompt(_ *recogniser, l lineCtx) []Event {
-	if !mayBePrompt(l.text) {
+	if l.alt || !mayBePrompt(l.text) { // a shell prompts on the main screen
 		return nil
 	}
-	for _, re := range promptPatterns {
-		if m := re.FindStringSubmatch(l.text); m != nil {
-			if cmd, ok := typedCommand(m[1]); ok {
+	for _, prompt := range promptShapes {
+		if n := prompt(l.text); n >= 0 {
+			if cmd, ok := typedCommand(l.text[n:]); ok {
 				return []Event{commandEvent(cmd, nil)}
 			}
 			return nil
 		}
 	}
-	if m := rootPrompt.FindStringSubmatch(l.text); m != nil {
-		if cmd, ok := typedCommand(m[1]); ok {
+	// "# cmd" is also a comment or a Markdown heading, so it counts only
+	// when the first word is a known program or a path.
+	if rest, ok := strings.CutPrefix(l.text, "# "); ok {
+		if cmd, ok := typedCommand(rest); ok {
 			prog, _ := programOf(strings.Fields(cmd))
 			if knownPrograms[prog] || strings.Contains(prog, "/") || strings.HasPrefix(cmd, "./") {
 				return []Event{commandEvent(cmd, nil)}
@@ -246,13 +265,13 @@ func typedCommand(s string) (string, bool) {
 		return "", false
 	}
 	first := s
-	for _, w := range strings.Fields(s) {
+	for w := range strings.FieldsSeq(s) {
 		if !isAssignment(w) {
 			first = w
 			break
 		}
 	}
-	return s, commandWord.MatchString(first)
+	return s, isCommandWord(first)
 }
 
 // errorContains and errorPrefixes are the generic error shapes.
@@ -560,6 +579,9 @@ func (rc *recogniser) codexCommandEvents(p *codexCommandLine) []Event {
 			return nil
 		}
 	case "Running":
+		if rc.codexRunning == nil {
+			rc.codexRunning = map[string]int{}
+		}
 		if len(rc.codexRunning) < maxCodexRunning {
 			rc.codexRunning[cmd]++
 		}

@@ -15,9 +15,10 @@ func ev(kind Kind, text string, kv ...string) wantEvent {
 	return w
 }
 
-func recognised(rc *recogniser, text, below string) []wantEvent {
+func recognised(rc *recogniser, l lineCtx) []wantEvent {
+	l.cols = 80
 	var got []wantEvent
-	for _, e := range append(rc.line(lineCtx{text: text, below: below, cols: 80}), rc.flush()...) {
+	for _, e := range append(rc.line(l), rc.flush()...) {
 		got = append(got, wantEvent{Kind: e.Kind, Text: e.Text, Fields: e.Fields})
 	}
 	return got
@@ -39,6 +40,7 @@ func TestRecognisers(t *testing.T) {
 		provider string
 		line     string
 		below    string
+		alt      bool // the line is read from the alternate screen
 		want     []wantEvent
 	}{
 		// Shell prompts.
@@ -51,6 +53,11 @@ func TestRecognisers(t *testing.T) {
 		{name: "zsh macOS prompt", line: "alice@MacBook-Pro app % git push", want: []wantEvent{cmd("git push", "git"), git("git push", "push")}},
 		{name: "zsh short prompt", line: "box% cargo build", want: []wantEvent{cmd("cargo build", "cargo")}},
 		{name: "oh-my-zsh prompt", line: "➜  app git:(main) ✗ git status", want: []wantEvent{cmd("git status", "git"), git("git status", "status")}},
+		{name: "two-line prompt, Kali", line: "└─$ git status", want: []wantEvent{cmd("git status", "git"), git("git status", "status")}},
+		{name: "two-line prompt, root", line: "└─# apt-get update", want: []wantEvent{cmd("apt-get update", "apt-get")}},
+		{name: "two-line prompt, rounded", line: "╰─% make", want: []wantEvent{cmd("make", "make")}},
+		{name: "first line of a two-line prompt", line: "┌──(alice㉿box)-[~/src/app]"},
+		{name: "tree output is no prompt", line: "└── 100% coverage.txt"},
 		{name: "root hash prompt with a known program", line: "# systemctl restart nginx", want: []wantEvent{cmd("systemctl restart nginx", "systemctl")}},
 		{name: "root hash prompt with a path", line: "# ./configure --prefix=/usr", want: []wantEvent{cmd("./configure --prefix=/usr", "configure")}},
 		{name: "markdown heading is no command", line: "# Installation"},
@@ -180,10 +187,17 @@ func TestRecognisers(t *testing.T) {
 		{name: "gemini prompt", provider: "gemini", line: " > fix the build", want: []wantEvent{ev(KindUserPrompt, "fix the build")}},
 		{name: "gemini slash command is no prompt", provider: "gemini", line: "> /quit"},
 		{name: "gemini composer is no prompt", provider: "gemini", line: "│ > Type your message"},
+
+		// The alternate screen: a full-screen program's view, not the shell.
+		{name: "prompt-like line in a pager is no command", alt: true, line: "$ git push origin main"},
+		{name: "error-like line in a man page is no error", alt: true, line: "       EACCES Permission denied."},
+		{name: "codex alternate screen command", provider: "codex", alt: true, line: "• Ran git status", want: []wantEvent{cmd("git status", "git"), git("git status", "status")}},
+		{name: "claude fullscreen tool error", provider: "claude", alt: true, line: "  ⎿  Error: Exit code 1", want: []wantEvent{errLine("⎿  Error: Exit code 1", "exit_code", "1")}},
+		{name: "prompt-like line in a CLI's alternate screen is no command", provider: "gemini", alt: true, line: "$ make install"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := recognised(newRecogniser(tt.provider), tt.line, tt.below)
+			got := recognised(newRecogniser(tt.provider), lineCtx{text: tt.line, below: tt.below, alt: tt.alt})
 			compareEvents(t, got, tt.want)
 		})
 	}
@@ -199,7 +213,7 @@ func TestCodexRunningThenRan(t *testing.T) {
 		"• Ran cargo test",                                   // run again: a second one
 		"• Running ls /nope", "• Exited (status 2) ls /nope", // one command, one error
 	} {
-		got = append(got, recognised(rc, line, "")...)
+		got = append(got, recognised(rc, lineCtx{text: line})...)
 	}
 	compareEvents(t, got, []wantEvent{
 		ev(KindCommand, "cargo test", "program", "cargo"),

@@ -73,12 +73,12 @@ func (r *row) blank() bool {
 func (r *row) appendText(b []byte) []byte {
 	for x, c := range r.cells {
 		switch {
+		case c > 0 && c < utf8.RuneSelf:
+			b = append(b, byte(c))
 		case c == wideTail:
 			continue
 		case c == 0:
 			b = append(b, ' ')
-		case c < utf8.RuneSelf:
-			b = append(b, byte(c))
 		default:
 			b = utf8.AppendRune(b, c)
 		}
@@ -112,6 +112,19 @@ func (r *row) put(x int, c rune, w int) {
 	}
 	if r.comb != nil {
 		delete(r.comb, x)
+	}
+}
+
+// putASCII writes single-width characters from column x.
+func (r *row) putASCII(x int, run []byte) {
+	if x != len(r.cells) || r.comb != nil {
+		for i, c := range run {
+			r.put(x+i, rune(c), 1)
+		}
+		return
+	}
+	for _, c := range run { // appending: the common case
+		r.cells = append(r.cells, rune(c))
 	}
 }
 
@@ -170,12 +183,15 @@ type cursorState struct {
 //   - everything still on screen, at close.
 //
 // Rewritten content that matches text committed shortly before (a TUI
-// redraw) is not committed again. The alternate screen is not modelled:
-// while it is active, output is dropped.
+// redraw) is not committed again. While the alternate screen is active,
+// output goes to it (altscreen.go).
 type screen struct {
-	// newPage: a full clear (ED 2, RIS) starts a new page whose lines are
-	// new output, as in a shell after `clear`. Otherwise (TUIs) it is the
-	// start of a redraw of what was on screen.
+	// newPage: the output is a shell's. A full clear (ED 2, RIS) starts a
+	// new page whose lines are new output, as after `clear`, and what is
+	// printed after leaving the alternate screen is new output (`cat` of
+	// the file just edited in vim). Otherwise (TUIs) a full clear is the
+	// start of a redraw of what was on screen, and lines printed after
+	// leaving the alternate screen may be its transcript again.
 	newPage bool
 	// newline: a line feed also returns to column 0 (see
 	// Options.NewlineMode).
@@ -183,11 +199,15 @@ type screen struct {
 
 	cols, rows int
 	grid       []*row
-	cur        cursorState
-	saved      cursorState
-	autowrap   bool
-	top, bot   int        // scroll region, inclusive
-	alt        *altScreen // the alternate screen, while it is active
+	// ring is grid's backing array, twice its height, grid starting at
+	// off: scrolling the whole screen slides grid along it (see slide).
+	ring     []*row
+	off      int
+	cur      cursorState
+	saved    cursorState
+	autowrap bool
+	top, bot int        // scroll region, inclusive
+	alt      *altScreen // the alternate screen, while it is active
 
 	// mods counts modifications and lastMod is the stream time of the
 	// latest; the alternate screen's snapshots use them.
@@ -215,18 +235,43 @@ type screen struct {
 	headY, headOf int // cache: the logical line containing row headY starts at headOf
 	headOK        bool
 
-	commit func(text, below string)
+	// commit receives the committed lines; alt says a line was read from
+	// the alternate screen.
+	commit func(text, below string, alt bool)
 }
 
-func newScreen(cols, rows int, newPage bool, commit func(text, below string)) *screen {
+func newScreen(cols, rows int, newPage bool, commit func(text, below string, alt bool)) *screen {
 	s := &screen{newPage: newPage, autowrap: true, commit: commit}
 	s.cols, s.rows = clampSize(cols, 80, maxCols), clampSize(rows, 24, maxRows)
-	s.grid = make([]*row, s.rows)
-	for i := range s.grid {
-		s.grid[i] = &row{}
+	block, grid := make([]row, s.rows), make([]*row, s.rows) // the rows, allocated together: they live together
+	for i := range grid {
+		grid[i] = &block[i]
 	}
+	s.setGrid(grid)
 	s.bot = s.rows - 1
 	return s
+}
+
+// setGrid makes rows the grid, at the start of a new ring.
+func (s *screen) setGrid(rows []*row) {
+	s.ring = make([]*row, 2*len(rows))
+	copy(s.ring, rows)
+	s.off = 0
+	s.grid = s.ring[:len(rows):len(rows)]
+}
+
+// slide scrolls the whole grid up by n rows (n <= rows): the rows leaving
+// the top become the bottom ones. Moving grid along the ring rewrites n
+// row pointers, and all of them once per screenful, rather than all of
+// them at every scroll: a shell's output scrolls once per line.
+func (s *screen) slide(n int) {
+	if s.off+len(s.grid)+n > len(s.ring) {
+		copy(s.ring, s.grid)
+		s.off = 0
+	}
+	copy(s.ring[s.off+len(s.grid):], s.ring[s.off:s.off+n])
+	s.off += n
+	s.grid = s.ring[s.off : s.off+len(s.grid) : s.off+len(s.grid)]
 }
 
 func clampSize(n, def, max int) int {
@@ -248,7 +293,7 @@ func (s *screen) setTime(at time.Time) {
 	if s.alt != nil {
 		s.alt.scr.now = s.now
 		if s.alt.due(s.now) {
-			s.alt.snapshot(s.now, false, s.commit)
+			s.alt.snapshot(s.now, false)
 		}
 	}
 	if s.now-s.lastScan < settleDelay/4 {
@@ -269,7 +314,7 @@ func (s *screen) close() {
 // enterAlt switches to a blank alternate screen.
 func (s *screen) enterAlt() {
 	if s.alt == nil {
-		s.alt = newAltScreen(s.cols, s.rows, s.now)
+		s.alt = newAltScreen(s.cols, s.rows, s.now, func(text, below string) { s.commit(text, below, true) })
 	}
 }
 
@@ -279,8 +324,10 @@ func (s *screen) leaveAlt() {
 	if s.alt == nil {
 		return
 	}
-	s.alt.snapshot(s.now, true, s.commit)
-	s.reprint, s.reprintUntil = s.alt.committed, s.now+displacedTTL
+	s.alt.snapshot(s.now, true)
+	if !s.newPage {
+		s.reprint, s.reprintUntil = s.alt.committed, s.now+displacedTTL
+	}
 	s.alt = nil
 }
 
@@ -344,7 +391,7 @@ func (s *screen) settleLine(h, e int, keepBlank, withCarry bool) {
 		if e+1 < s.rows {
 			below = s.grid[e+1].text()
 		}
-		s.commit(text, below)
+		s.commit(text, below, false)
 	}
 	if hr.entry != nil {
 		hr.entry.owner = nil // stays in the pool: the old text may reappear elsewhere
@@ -509,13 +556,55 @@ func (s *screen) print(r rune) {
 		}
 		s.wrap()
 	}
-	s.grid[s.cur.y].put(s.cur.x, r, w)
+	s.cursorRow().put(s.cur.x, r, w)
 	s.touch(s.cur.y, false)
-	if s.cur.x+w >= s.cols {
+	s.advance(w)
+}
+
+// printASCII prints a run of single-width characters a row at a time.
+func (s *screen) printASCII(run []byte) {
+	if s.alt != nil {
+		s.alt.scr.printASCII(run)
+		return
+	}
+	for len(run) > 0 {
+		if s.cur.wrapPending {
+			s.wrap()
+		}
+		n := min(len(run), s.cols-s.cur.x)
+		if !s.autowrap && n < len(run) {
+			// Without autowrap the characters that do not fit overwrite the
+			// last column in turn: the run's last one stays.
+			run = append(run[:n-1:n-1], run[len(run)-1])
+		}
+		s.cursorRow().putASCII(s.cur.x, run[:n])
+		s.touch(s.cur.y, false)
+		s.advance(n)
+		run = run[n:]
+	}
+}
+
+// cursorRow returns the cursor's row, ready to be written.
+func (s *screen) cursorRow() *row {
+	rw := s.grid[s.cur.y]
+	if cap(rw.cells) == 0 {
+		// Sized once for the usual line rather than grown cell by cell;
+		// longer ones grow.
+		rw.cells = make([]rune, 0, min(s.cols, rowCells))
+	}
+	return rw
+}
+
+// rowCells is the capacity a row's cells start with.
+const rowCells = 160
+
+// advance moves the cursor past n cells just written.
+func (s *screen) advance(n int) {
+	if s.cur.x+n >= s.cols {
 		s.cur.x = s.cols - 1
 		s.cur.wrapPending = s.autowrap
 	} else {
-		s.cur.x += w
+		s.cur.x += n
 	}
 }
 
@@ -635,6 +724,11 @@ func (s *screen) scrollUp(top, bot, n int, toScrollback bool) {
 	} else if top == 0 {
 		s.flushCarry()
 	}
+	if top == 0 && bot == len(s.grid)-1 {
+		s.slide(n)
+		s.blank(s.grid[len(s.grid)-n:])
+		return
+	}
 	region := s.grid[top : bot+1]
 	gone := append(s.scratch[:0], region[:n]...)
 	copy(region, region[n:])
@@ -701,7 +795,7 @@ func (s *screen) scrollOff(k int) bool {
 	s.carry = r0.appendText(s.carry)
 	for len(s.carry) >= maxLineBytes {
 		n := cutAt(s.carry, maxLineBytes)
-		s.commit(string(s.carry[:n]), "")
+		s.commit(string(s.carry[:n]), "", false)
 		s.carry = s.carry[:copy(s.carry, s.carry[n:])]
 	}
 	return true
@@ -714,7 +808,7 @@ func (s *screen) flushCarry() {
 	text := strings.TrimRight(string(s.carry), " ")
 	s.carry = s.carry[:0]
 	if text != "" {
-		s.commit(text, "")
+		s.commit(text, "", false)
 	}
 }
 
@@ -791,7 +885,7 @@ func (s *screen) csiDispatch(c *csiSeq) {
 		if c.final == 'J' && c.private == 0 && c.param(0, 0) >= 2 {
 			// A full clear starts a new frame or ends the program: what
 			// the last frame showed is final.
-			s.alt.snapshot(s.now, true, s.commit)
+			s.alt.snapshot(s.now, true)
 		}
 		s.alt.scr.csiDispatch(c)
 		return
@@ -1060,8 +1154,12 @@ func (s *screen) resize(cols, rows int) {
 		s.grid = s.grid[:rows]
 		s.setWrapped(rows-1, false)
 	}
-	for len(s.grid) < rows {
-		s.grid = append(s.grid, &row{})
+	if rows != s.rows {
+		grid := s.grid
+		for len(grid) < rows {
+			grid = append(grid, &row{})
+		}
+		s.setGrid(grid)
 	}
 	if cols < s.cols {
 		for y, r := range s.grid {

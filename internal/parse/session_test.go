@@ -2,9 +2,11 @@ package parse
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,13 +18,44 @@ import (
 	"github.com/creack/pty"
 )
 
-var recordFixture = flag.Bool("record", false, "re-record testdata/bash_session.raw from a live bash session")
+var recordFixture = flag.Bool("record", false, "re-record testdata/NAME.raw and NAME.timing of the shell sessions from live bash sessions")
 
-// sessionTruth is testdata/bash_session.json: what was typed, and the
-// events that must come out, written by hand.
+// shellFixtures are the plain-shell sessions recorded from a real bash 5
+// in a real 80x24 PTY, each kept in testdata as
+//
+//	NAME.json       what was typed, and the events it must produce, written by hand
+//	NAME.raw        every byte bash and its programs wrote
+//	NAME.timing     when: "o <ns since start> <bytes>" per read, as testdata/cli
+//	NAME.clean.txt  the reviewed clean transcript
+var shellFixtures = []string{
+	"bash_session", // PS1='$ ': git, gh, errors, a typo, a backspace, \r, a wrapped line
+	"zsh_prompt",   // zsh-looking prompts: macOS "user@host dir % ", coloured; Kali's two-line one
+	"alt_screen",   // clear, less and vim (the alternate screen) between commands
+	"wide_chars",   // CJK, emoji (ZWJ sequences, flags, modifiers), combining marks, a wide char at the wrap
+}
+
+// sessionTruth is testdata/NAME.json.
 type sessionTruth struct {
-	Commands []string    `json:"commands"`
-	Events   []wantEvent `json:"events"`
+	// PS1 is bash's prompt ("$ " when empty); PromptEnds are the endings of
+	// the output that say the prompt is back ("$ " when empty).
+	PS1        string   `json:"ps1,omitempty"`
+	PromptEnds []string `json:"prompt_ends,omitempty"`
+	// Files are written under the session's home (the session runs in
+	// ~/repo) before bash starts.
+	Files map[string]string `json:"files,omitempty"`
+	// Commands are typed at the prompt one key at a time, Enter after each.
+	Commands []string `json:"commands"`
+	// Keys are typed into the program a command starts (by the command's
+	// text), each step once its Wait text has been written.
+	Keys map[string][]keyStep `json:"keys,omitempty"`
+	// Leaves are files the session must have written, with their content.
+	Leaves map[string]string `json:"leaves,omitempty"`
+	Events []wantEvent       `json:"events"`
+}
+
+type keyStep struct {
+	Wait string `json:"wait"`
+	Keys string `json:"keys"`
 }
 
 type wantEvent struct {
@@ -31,15 +64,16 @@ type wantEvent struct {
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
-func loadTruth(t *testing.T) sessionTruth {
+func loadTruth(t testing.TB, name string) sessionTruth {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "bash_session.json"))
+	path := filepath.Join("testdata", name+".json")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var truth sessionTruth
 	if err := json.Unmarshal(data, &truth); err != nil {
-		t.Fatalf("testdata/bash_session.json: %v", err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return truth
 }
@@ -81,56 +115,87 @@ func marshalEvents(evs []wantEvent) string {
 	return b.String()
 }
 
-// TestBashSessionLive runs a real bash in a real PTY, types the commands of
-// testdata/bash_session.json, parses the output as it arrives and checks
-// the events against the hand-written ground truth.
-func TestBashSessionLive(t *testing.T) {
-	for _, prog := range []string{"bash", "git"} {
+// TestShellSessionsLive runs each shell fixture's session in a real bash in
+// a real PTY, parses the output as it arrives and checks the events against
+// the hand-written ground truth. With -record it writes the recordings.
+func TestShellSessionsLive(t *testing.T) {
+	for _, prog := range []string{"bash", "git", "less", "vim", "clear"} {
 		if _, err := exec.LookPath(prog); err != nil {
 			t.Skipf("%s not installed", prog)
 		}
 	}
-	truth := loadTruth(t)
-	var log eventLog
-	p := New(log.options(""))
-	raw := runBashSession(t, truth.Commands, func(chunk []byte) { p.Write(chunk, time.Now()) })
-	p.Close()
-	compareEvents(t, log.events, truth.Events)
-
-	m := p.Metrics()
-	if m.OutputBytes != int64(len(raw)) {
-		t.Errorf("OutputBytes = %d, fed %d", m.OutputBytes, len(raw))
-	}
-	if *recordFixture {
-		if err := os.WriteFile(filepath.Join("testdata", "bash_session.raw"), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("recorded %d bytes to testdata/bash_session.raw", len(raw))
+	for _, name := range shellFixtures {
+		t.Run(name, func(t *testing.T) {
+			truth := loadTruth(t, name)
+			var log eventLog
+			p := New(log.options(""))
+			rec, home := runBashSession(t, truth, func(chunk []byte) { p.Write(chunk, time.Now()) })
+			p.Close()
+			compareEvents(t, log.events, truth.Events)
+			if m := p.Metrics(); m.OutputBytes != int64(len(rec.raw)) {
+				t.Errorf("OutputBytes = %d, fed %d", m.OutputBytes, len(rec.raw))
+			}
+			for file, want := range truth.Leaves {
+				got, err := os.ReadFile(filepath.Join(home, file))
+				if err != nil || string(got) != want {
+					t.Errorf("~/%s = %q (%v), want %q", file, got, err, want)
+				}
+			}
+			if *recordFixture {
+				rec.write(t, name)
+			}
+		})
 	}
 }
 
-// runBashSession starts bash with PS1='$ ' in an 80x24 PTY inside a fresh
-// directory, types each command once the prompt is back, and returns
-// everything bash wrote. onChunk sees the output as it is read.
-func runBashSession(t *testing.T, commands []string, onChunk func([]byte)) []byte {
+// recording is what a live session wrote, and when.
+type recording struct {
+	raw    []byte
+	timing bytes.Buffer // "o <ns since start> <bytes>" per read
+}
+
+func (r *recording) write(t *testing.T, name string) {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	repo := filepath.Join(dir, "repo")
+	for ext, data := range map[string][]byte{".raw": r.raw, ".timing": r.timing.Bytes()} {
+		if err := os.WriteFile(filepath.Join("testdata", name+ext), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("recorded %d bytes to testdata/%s.raw", len(r.raw), name)
+}
+
+// runBashSession starts bash with truth's prompt in an 80x24 PTY, in ~/repo
+// of a fresh home, types each command once the prompt is back (and the keys
+// for the programs it starts), and returns everything bash wrote and the
+// home. onChunk sees the output as it is read.
+func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*recording, string) {
+	t.Helper()
+	home := t.TempDir()
+	bin := filepath.Join(home, "bin")
+	repo := filepath.Join(home, "repo")
 	for _, d := range []string{bin, repo} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A stub gh, so the session is the same with or without a real gh.
-	stub := "#!/bin/sh\necho 'error: gh is not authenticated in this test' >&2\nexit 4\n"
-	if err := os.WriteFile(filepath.Join(bin, "gh"), []byte(stub), 0o755); err != nil {
-		t.Fatal(err)
+	files := map[string]string{"bin/gh": "#!/bin/sh\necho 'error: gh is not authenticated in this test' >&2\nexit 4\n"}
+	for name, content := range truth.Files {
+		files[name] = content
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps1, ends := cmp.Or(truth.PS1, "$ "), truth.PromptEnds
+	if len(ends) == 0 {
+		ends = []string{"$ "}
 	}
 	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
 	cmd.Dir = repo
 	cmd.Env = []string{
-		"PS1=$ ", "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + dir,
+		"PS1=" + ps1, "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + home,
 		"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "INPUTRC=/dev/null", "HISTFILE=/dev/null",
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
 		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
@@ -143,9 +208,10 @@ func runBashSession(t *testing.T, commands []string, onChunk func([]byte)) []byt
 	defer ptmx.Close()
 
 	var (
-		mu   sync.Mutex
-		out  []byte
-		done = make(chan struct{})
+		mu    sync.Mutex
+		rec   = &recording{}
+		done  = make(chan struct{})
+		start = time.Now()
 	)
 	go func() {
 		defer close(done)
@@ -156,7 +222,8 @@ func runBashSession(t *testing.T, commands []string, onChunk func([]byte)) []byt
 				chunk := append([]byte(nil), buf[:n]...)
 				onChunk(chunk)
 				mu.Lock()
-				out = append(out, chunk...)
+				rec.raw = append(rec.raw, chunk...)
+				fmt.Fprintf(&rec.timing, "o %d %d\n", time.Since(start).Nanoseconds(), n)
 				mu.Unlock()
 			}
 			if err != nil { // EIO once bash has exited: the end of output
@@ -164,33 +231,50 @@ func runBashSession(t *testing.T, commands []string, onChunk func([]byte)) []byt
 			}
 		}
 	}()
-	waitPrompt := func(after int) {
+	// waitFor waits until the output after offset from satisfies ready and
+	// returns the output's length.
+	waitFor := func(what string, from int, ready func(out []byte) bool) int {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
 		for time.Now().Before(deadline) {
 			mu.Lock()
-			ready := len(out) > after && bytes.HasSuffix(out, []byte("$ "))
+			out, n := rec.raw[from:], len(rec.raw)
+			ok := ready(out)
 			mu.Unlock()
-			if ready {
-				return
+			if ok {
+				return n
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		t.Fatalf("no prompt from bash within 15 s; output so far:\n%q", out)
+		t.Fatalf("no %s within 15 s; output so far:\n%q", what, rec.raw)
+		return 0
 	}
-	seen := 0
-	for _, c := range commands {
-		waitPrompt(seen)
-		mu.Lock()
-		seen = len(out)
-		mu.Unlock()
-		for _, key := range []byte(c + "\r") { // one keystroke at a time, as typed
+	prompt := func(out []byte) bool {
+		for _, end := range ends {
+			if len(out) > 0 && bytes.HasSuffix(out, []byte(end)) {
+				return true
+			}
+		}
+		return false
+	}
+	typeKeys := func(keys string) {
+		t.Helper()
+		for _, key := range []byte(keys) { // one keystroke at a time, as typed
 			if _, err := ptmx.Write([]byte{key}); err != nil {
-				t.Fatalf("type %q: %v", c, err)
+				t.Fatalf("type %q: %v", keys, err)
 			}
 			time.Sleep(time.Millisecond)
+		}
+	}
+	seen := 0
+	for _, c := range truth.Commands {
+		seen = waitFor("prompt", seen, prompt)
+		typeKeys(c + "\r")
+		for _, k := range truth.Keys[c] {
+			seen = waitFor(fmt.Sprintf("%q from %q", k.Wait, c), seen, func(out []byte) bool { return bytes.Contains(out, []byte(k.Wait)) })
+			typeKeys(k.Keys)
 		}
 	}
 	waitErr := make(chan error, 1)
@@ -212,61 +296,125 @@ func runBashSession(t *testing.T, commands []string, onChunk func([]byte)) []byt
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return out
+	return rec, home
 }
 
-// TestBashSessionFixture replays the recorded session: in one write, and
-// in small chunks at increasing times, the events are the ground truth and
-// the clean transcript is the reviewed golden file.
-func TestBashSessionFixture(t *testing.T) {
-	truth := loadTruth(t)
-	raw := readFixture(t)
-	wantClean, err := os.ReadFile(filepath.Join("testdata", "bash_session.clean.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	tests := []struct {
-		name  string
-		chunk int
-		step  time.Duration
-	}{
-		{"one write", len(raw), 0},
-		{"7-byte chunks, 10ms apart", 7, 10 * time.Millisecond},
-		{"1-byte chunks, 1s apart", 1, time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var log eventLog
-			opts := log.options("")
-			opts.Start = start
-			p := New(opts)
-			at := start
-			for i := 0; i < len(raw); i += tt.chunk {
-				p.Write(raw[i:min(i+tt.chunk, len(raw))], at)
-				at = at.Add(tt.step)
+// TestShellSessionFixtures replays the recorded sessions: as recorded, in
+// one write, and in small chunks at increasing times. The events are the
+// ground truth, one command event per typed command, and the clean
+// transcript is the reviewed golden file. The alternate screen is read
+// from snapshots in stream time, so what it adds to the transcript
+// depends on the timing: a session using it has the recorded timing's.
+func TestShellSessionFixtures(t *testing.T) {
+	for _, name := range shellFixtures {
+		t.Run(name, func(t *testing.T) {
+			truth := loadTruth(t, name)
+			steps := readRecording(t, name)
+			raw := readFixture(t, name)
+			alt := bytes.Contains(raw, []byte(enterAlt))
+			wantClean, err := os.ReadFile(filepath.Join("testdata", name+".clean.txt"))
+			if err != nil {
+				t.Fatal(err)
 			}
-			p.Close()
-			compareEvents(t, log.events, truth.Events)
-			if got := log.clean.String(); got != string(wantClean) {
-				t.Errorf("clean transcript differs from testdata/bash_session.clean.txt:\n%s", got)
+			tests := []struct {
+				name  string
+				steps []corpusStep
+			}{
+				{"as recorded", steps},
+				{"one write", []corpusStep{{data: raw}}},
+				{"7-byte chunks, 10ms apart", chunked(raw, 7, 10*time.Millisecond)},
+				{"1-byte chunks, 1s apart", chunked(raw, 1, time.Second)},
 			}
-			m := p.Metrics()
-			if m.OutputLines != int64(strings.Count(string(wantClean), "\n")) {
-				t.Errorf("OutputLines = %d, want %d", m.OutputLines, strings.Count(string(wantClean), "\n"))
-			}
-			if m.CommandsExecuted != len(truth.Commands) {
-				t.Errorf("CommandsExecuted = %d, want %d (one per typed command)", m.CommandsExecuted, len(truth.Commands))
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					log, p := replayShell(tt.steps)
+					compareEvents(t, log.events, truth.Events)
+					m := p.Metrics()
+					if !alt || tt.name == "as recorded" {
+						if got := log.clean.String(); got != string(wantClean) {
+							t.Errorf("clean transcript differs from testdata/%s.clean.txt:\n%s", name, got)
+						}
+						if n := int64(strings.Count(string(wantClean), "\n")); m.OutputLines != n {
+							t.Errorf("OutputLines = %d, want %d", m.OutputLines, n)
+						}
+					}
+					if m.CommandsExecuted != len(truth.Commands) {
+						t.Errorf("CommandsExecuted = %d, want %d (one per typed command)", m.CommandsExecuted, len(truth.Commands))
+					}
+				})
 			}
 		})
 	}
 }
 
-func readFixture(t testing.TB) []byte {
+// replayShell feeds a shell recording's steps to a new parser, as aitrackd
+// would, and returns what it made of them.
+func replayShell(steps []corpusStep) (*eventLog, *Parser) {
+	log := &eventLog{}
+	opts := log.options("")
+	opts.Start = t0
+	p := New(opts)
+	for _, st := range steps {
+		p.Write(st.data, t0.Add(st.at))
+	}
+	p.Close()
+	return log, p
+}
+
+// chunked splits raw into writes of size bytes, step apart.
+func chunked(raw []byte, size int, step time.Duration) []corpusStep {
+	var steps []corpusStep
+	for i := 0; i < len(raw); i += size {
+		steps = append(steps, corpusStep{at: time.Duration(i/size) * step, data: raw[i:min(i+size, len(raw))]})
+	}
+	return steps
+}
+
+func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "bash_session.raw"))
+	raw, err := os.ReadFile(filepath.Join("testdata", name+".raw"))
 	if err != nil {
-		t.Fatalf("%v (record it with: go test -run TestBashSessionLive ./internal/parse -args -record)", err)
+		t.Fatalf("%v (record it with: go test -run 'TestShellSessionsLive/%s' ./internal/parse -args -record)", err, name)
 	}
 	return raw
+}
+
+// readRecording returns the fixture's output records at their recorded times.
+func readRecording(t testing.TB, name string) []corpusStep {
+	t.Helper()
+	timing, err := os.ReadFile(filepath.Join("testdata", name+".timing"))
+	if err != nil {
+		t.Fatalf("%v (record it with: go test -run 'TestShellSessionsLive/%s' ./internal/parse -args -record)", err, name)
+	}
+	steps, err := readTiming(timing, readFixture(t, name))
+	if err != nil {
+		t.Fatalf("testdata/%s.timing: %v", name, err)
+	}
+	return steps
+}
+
+// TestShellSessionsInParallel replays every recorded session in several
+// parsers at once, as the daemon runs sessions: each still gives exactly its
+// ground truth (the parsers share read-only tables).
+func TestShellSessionsInParallel(t *testing.T) {
+	type fixture struct {
+		truth sessionTruth
+		steps []corpusStep
+	}
+	var fixtures []fixture
+	for _, name := range shellFixtures {
+		fixtures = append(fixtures, fixture{loadTruth(t, name), readRecording(t, name)})
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		for _, fx := range fixtures {
+			wg.Go(func() {
+				log, _ := replayShell(fx.steps)
+				if g, w := marshalEvents(log.events), marshalEvents(fx.truth.Events); g != w {
+					t.Errorf("events differ\n got: %s\nwant: %s", g, w)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }

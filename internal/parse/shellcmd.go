@@ -3,6 +3,7 @@ package parse
 import (
 	"path"
 	"strings"
+	"sync"
 )
 
 // shellSegment is one simple command of a command line: `git status` in
@@ -12,27 +13,34 @@ type shellSegment struct {
 	words []string // its words with quotes removed and redirections dropped
 }
 
-// splitShell splits a command line into simple commands at |, |&, ||, &&,
-// ;, & and newlines outside quotes. Command substitutions $(…) and `…` stay
+// shellSplitter splits command lines, keeping its buffers from one line to
+// the next: what split returns is valid until its next call.
+type shellSplitter struct {
+	segs  []shellSegment
+	words []string
+	buf   []byte
+}
+
+// split splits a command line into simple commands at |, |&, ||, &&, ;, &
+// and newlines outside quotes. Command substitutions $(…) and `…` stay
 // inside their word: `echo $(git rev-parse HEAD)` is an echo, not a git
 // operation. It is a classifier's approximation of the shell grammar, not
 // a parser: it never fails, whatever it is given.
-func splitShell(line string) []shellSegment {
+func (sp *shellSplitter) split(line string) []shellSegment {
 	var (
-		segs     []shellSegment
-		words    []string
-		word     strings.Builder
-		inWord   bool
+		segs     = sp.segs[:0]
+		words    = sp.words[:0] // of every segment, each its own part
+		segWords int            // where the current segment's words start
+		word     = shellWord{line: line, buf: sp.buf}
 		skipNext bool // the next word is a redirection target
 		segStart int
+		end      = len(line) // a comment ends the line earlier
 	)
 	endWord := func() {
-		if !inWord {
+		if !word.in {
 			return
 		}
-		w := word.String()
-		word.Reset()
-		inWord = false
+		w := word.take()
 		switch {
 		case skipNext:
 			skipNext = false
@@ -44,11 +52,12 @@ func splitShell(line string) []shellSegment {
 	endSeg := func(end int) {
 		endWord()
 		skipNext = false
-		if len(words) > 0 {
-			segs = append(segs, shellSegment{raw: trimGrouping(line[segStart:end]), words: words})
+		if len(words) > segWords {
+			segs = append(segs, shellSegment{raw: trimGrouping(line[segStart:end]), words: words[segWords:len(words):len(words)]})
 		}
-		words = nil
+		segWords = len(words)
 	}
+scan:
 	for i := 0; i < len(line); {
 		c := line[i]
 		switch {
@@ -56,38 +65,31 @@ func splitShell(line string) []shellSegment {
 			endWord()
 			i++
 		case c == '\\':
-			if i+1 < len(line) {
-				word.WriteByte(line[i+1])
-			}
-			inWord = true
+			word.add(i+1, min(i+2, len(line)))
 			i += 2
 		case c == '\'':
 			j := strings.IndexByte(line[i+1:], '\'')
 			if j < 0 {
 				j = len(line) - i - 1
 			}
-			word.WriteString(line[i+1 : i+1+j])
-			inWord = true
+			word.add(i+1, i+1+j)
 			i += j + 2
 		case c == '"':
 			i = readDoubleQuoted(line, i+1, &word)
-			inWord = true
 		case c == '$' && i+1 < len(line) && line[i+1] == '(', c == '`':
 			j := skipSubstitution(line, i)
-			word.WriteString(line[i:j])
-			inWord = true
+			word.add(i, j)
 			i = j
-		case c == '#' && !inWord:
-			endSeg(i)
-			return segs
+		case c == '#' && !word.in:
+			end = i
+			break scan
 		case c == ';' || c == '\n':
 			endSeg(i)
 			i++
 			segStart = i
 		case c == '>' || c == '<' || c == '&' && i+1 < len(line) && line[i+1] == '>':
-			if inWord && isDigits(word.String()) { // the 2 of 2>&1 is no word
-				word.Reset()
-				inWord = false
+			if word.in && word.digits() { // the 2 of 2>&1 is no word
+				word.in = false
 			}
 			endWord()
 			j := skipRedirection(line, i)
@@ -104,19 +106,77 @@ func splitShell(line string) []shellSegment {
 			endWord()
 			i++
 		default:
-			word.WriteByte(c)
-			inWord = true
-			i++
+			j := i + 1
+			for j < len(line) && !shellSpecial[line[j]] {
+				j++
+			}
+			word.add(i, j)
+			i = j
 		}
 	}
-	endSeg(len(line))
+	endSeg(end)
+	sp.segs, sp.words, sp.buf = segs, words, word.buf
+	if len(segs) == 0 {
+		return nil
+	}
 	return segs
+}
+
+// shellSpecial are the bytes that may end or quote a word (a # inside a
+// word does not).
+var shellSpecial = classOf(true, " \t\\'\"$`;\n><&|()")
+
+// shellWord collects a word from pieces of its line. While the pieces are
+// contiguous (no quotes or escapes between them) the word is a substring of
+// the line: most words cost no copy.
+type shellWord struct {
+	line       string
+	in         bool   // a word has started
+	start, end int    // the word is line[start:end]…
+	joined     bool   // …unless it is buf
+	buf        []byte // reused from word to word
+}
+
+// add appends line[from:to] to the word, starting one if there is none.
+func (w *shellWord) add(from, to int) {
+	switch {
+	case !w.in:
+		w.in, w.joined, w.start, w.end = true, false, from, to
+	case !w.joined && from == w.end:
+		w.end = to
+	default:
+		if !w.joined {
+			w.buf = append(w.buf[:0], w.line[w.start:w.end]...)
+			w.joined = true
+		}
+		w.buf = append(w.buf, w.line[from:to]...)
+	}
+}
+
+// take ends the word and returns it.
+func (w *shellWord) take() string {
+	w.in = false
+	if w.joined {
+		return string(w.buf)
+	}
+	return w.line[w.start:w.end]
+}
+
+// digits reports whether the word so far is a number (a file descriptor).
+func (w *shellWord) digits() bool {
+	if w.joined {
+		return isDigits(string(w.buf))
+	}
+	return isDigits(w.line[w.start:w.end])
 }
 
 // trimGrouping removes the unbalanced ( ) { } a subshell or group leaves
 // at the ends of a segment: "(cd x" and "make)" in "(cd x && make)".
 func trimGrouping(raw string) string {
 	raw = strings.TrimSpace(raw)
+	if !strings.ContainsAny(raw, "(){}") {
+		return raw
+	}
 	for _, p := range [][2]string{{"(", ")"}, {"{", "}"}} {
 		for strings.HasPrefix(raw, p[0]) && strings.Count(raw, p[0]) > strings.Count(raw, p[1]) {
 			raw = strings.TrimSpace(raw[1:])
@@ -151,22 +211,23 @@ func enclosed(s string, open, close byte) bool {
 	return depth == 0
 }
 
-// readDoubleQuoted appends the contents of a double-quoted string starting
+// readDoubleQuoted adds to w the contents of a double-quoted string starting
 // at i (after the quote) and returns the index after the closing quote.
-func readDoubleQuoted(line string, i int, w *strings.Builder) int {
+func readDoubleQuoted(line string, i int, w *shellWord) int {
+	w.add(i, i) // "" is a word
 	for i < len(line) {
 		switch c := line[i]; {
 		case c == '"':
 			return i + 1
 		case c == '\\' && i+1 < len(line):
-			w.WriteByte(line[i+1])
+			w.add(i+1, i+2)
 			i += 2
 		case c == '$' && i+1 < len(line) && line[i+1] == '(', c == '`':
 			j := skipSubstitution(line, i)
-			w.WriteString(line[i:j])
+			w.add(i, j)
 			i = j
 		default:
-			w.WriteByte(c)
+			w.add(i, i+1)
 			i++
 		}
 	}
@@ -378,12 +439,14 @@ var navigation = map[string]bool{
 	".": true, "set": true, "unset": true,
 }
 
-// classifyCommand fills in a command event's program and returns the git
-// and gh operations the command line runs, one per simple command.
-func classifyCommand(cmd Event) (Event, []Event) {
-	var ops []Event
+// classifyCommand appends to dst the command event, its program filled in,
+// and the git and gh operations the command line runs, one per simple
+// command.
+func classifyCommand(sp *shellSplitter, dst []Event, cmd Event) []Event {
+	at := len(dst)
+	dst = append(dst, cmd)
 	var first, main string
-	for _, seg := range splitShell(cmd.Text) {
+	for _, seg := range sp.split(cmd.Text) {
 		prog, args := programOf(seg.words)
 		if prog == "" {
 			continue
@@ -396,21 +459,75 @@ func classifyCommand(cmd Event) (Event, []Event) {
 		}
 		switch prog {
 		case "git":
-			ops = append(ops, Event{Kind: KindGitOperation, Text: seg.raw, Fields: map[string]string{
-				"program": "git", "subcommand": gitSubcommand(args)}})
+			dst = append(dst, Event{Kind: KindGitOperation, Text: seg.raw, Fields: sharedFields(fieldsKey{"git", gitSubcommand(args), true})})
 		case "gh":
-			ops = append(ops, Event{Kind: KindGhOperation, Text: seg.raw, Fields: map[string]string{
-				"program": "gh", "subcommand": ghSubcommand(args)}})
+			dst = append(dst, Event{Kind: KindGhOperation, Text: seg.raw, Fields: sharedFields(fieldsKey{"gh", ghSubcommand(args), true})})
 		}
 	}
 	if main == "" {
 		main = first
 	}
 	if main != "" {
-		if cmd.Fields == nil {
-			cmd.Fields = map[string]string{}
+		if cmd := &dst[at]; cmd.Fields == nil {
+			cmd.Fields = sharedFields(fieldsKey{program: main})
+		} else {
+			cmd.Fields["program"] = main // the recogniser's own map, made for this event
 		}
-		cmd.Fields["program"] = main
 	}
-	return cmd, ops
+	return dst
+}
+
+// fieldsKey is what the Fields of a command ({"program": p}) or of a git
+// or gh operation ({"program": p, "subcommand": s}) hold.
+type fieldsKey struct {
+	program, subcommand string
+	operation           bool // the Fields have a subcommand, even ""
+}
+
+// fieldsTable holds the Fields handed out, one map for the same values
+// across events and sessions: events' Fields are read-only (see Event),
+// and a map per event was most of the cost of a command line. It keeps
+// the first maxSharedFields short ones: sessions run the same programs and
+// subcommands again and again.
+var fieldsTable struct {
+	sync.RWMutex
+	m map[fieldsKey]map[string]string
+}
+
+const (
+	maxSharedFields = 256
+	maxSharedField  = 64 // bytes of a program or subcommand kept
+)
+
+func sharedFields(k fieldsKey) map[string]string {
+	fieldsTable.RLock()
+	f, ok := fieldsTable.m[k]
+	fieldsTable.RUnlock()
+	if ok {
+		return f
+	}
+	if len(k.program) > maxSharedField || len(k.subcommand) > maxSharedField {
+		return newFields(k)
+	}
+	k.program, k.subcommand = strings.Clone(k.program), strings.Clone(k.subcommand) // not the command line they were cut from
+	fieldsTable.Lock()
+	defer fieldsTable.Unlock()
+	if f, ok := fieldsTable.m[k]; ok {
+		return f
+	}
+	f = newFields(k)
+	if len(fieldsTable.m) < maxSharedFields {
+		if fieldsTable.m == nil {
+			fieldsTable.m = make(map[fieldsKey]map[string]string)
+		}
+		fieldsTable.m[k] = f
+	}
+	return f
+}
+
+func newFields(k fieldsKey) map[string]string {
+	if k.operation {
+		return map[string]string{"program": k.program, "subcommand": k.subcommand}
+	}
+	return map[string]string{"program": k.program}
 }

@@ -1,8 +1,12 @@
 package parse
 
 import (
+	"fmt"
+	"maps"
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestSplitShell(t *testing.T) {
@@ -32,10 +36,11 @@ func TestSplitShell(t *testing.T) {
 		{"empty", "", nil},
 		{"only operators", "&& || ;", nil},
 	}
+	var sp shellSplitter // one for all lines, as the recogniser uses it
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := splitShell(tt.line); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("splitShell(%q)\n got %q\nwant %q", tt.line, got, tt.want)
+			if got := sp.split(tt.line); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("split(%q)\n got %q\nwant %q", tt.line, got, tt.want)
 			}
 		})
 	}
@@ -98,5 +103,51 @@ func TestGitAndGhSubcommands(t *testing.T) {
 		if got := ghSubcommand(tt.args); got != tt.want {
 			t.Errorf("ghSubcommand(%q) = %q, want %q", tt.args, got, tt.want)
 		}
+	}
+}
+
+func TestSharedFields(t *testing.T) {
+	fieldsTable.Lock()
+	fieldsTable.m = nil // empty, whatever ran before
+	fieldsTable.Unlock()
+
+	status := fieldsKey{program: "git", subcommand: "status", operation: true}
+	a, b := sharedFields(status), sharedFields(status)
+	if !maps.Equal(a, map[string]string{"program": "git", "subcommand": "status"}) {
+		t.Errorf("git status operation: Fields %v", a)
+	}
+	if reflect.ValueOf(a).Pointer() != reflect.ValueOf(b).Pointer() {
+		t.Error("the same Fields twice are two maps, not one shared")
+	}
+	if f := sharedFields(fieldsKey{program: "git"}); !maps.Equal(f, map[string]string{"program": "git"}) {
+		t.Errorf("git command: Fields %v", f)
+	}
+
+	line := "mytool-for-shared-fields --flag"
+	sharedFields(fieldsKey{program: line[:23]})
+	fieldsTable.RLock()
+	for k := range fieldsTable.m {
+		if k.program == line[:23] && unsafe.StringData(k.program) == unsafe.StringData(line) {
+			t.Error("the table keeps the command line the program name was cut from")
+		}
+	}
+	_, kept := fieldsTable.m[fieldsKey{program: line[:23]}]
+	fieldsTable.RUnlock()
+	if !kept {
+		t.Error("a program's Fields are not kept")
+	}
+
+	long := fieldsKey{program: strings.Repeat("x", maxSharedField+1)}
+	if reflect.ValueOf(sharedFields(long)).Pointer() == reflect.ValueOf(sharedFields(long)).Pointer() {
+		t.Error("a program name longer than maxSharedField is kept")
+	}
+	for i := range maxSharedFields + 10 {
+		sharedFields(fieldsKey{program: fmt.Sprintf("prog%d", i)})
+	}
+	fieldsTable.RLock()
+	n := len(fieldsTable.m)
+	fieldsTable.RUnlock()
+	if n > maxSharedFields {
+		t.Errorf("the table holds %d Fields, more than %d", n, maxSharedFields)
 	}
 }

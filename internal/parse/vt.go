@@ -33,6 +33,7 @@ func (c *csiSeq) param(i, def int) int {
 // meaning. The screen model implements it; tests record it.
 type performer interface {
 	print(r rune)                         // a printable character (U+FFFD for invalid UTF-8)
+	printASCII(run []byte)                // printable ASCII characters, as print of each would
 	execute(b byte)                       // a C0 control such as LF, CR, BS
 	csiDispatch(c *csiSeq)                // a complete control sequence
 	escDispatch(inter []byte, final byte) // ESC [inter...] final
@@ -86,16 +87,17 @@ func newTokenizer(p performer) *tokenizer {
 func (t *tokenizer) feed(data []byte) {
 	for i := 0; i < len(data); i++ {
 		b := data[i]
-		if t.state == stGround && t.u8n == 0 {
-			// Fast path: a run of printable ASCII.
-			for b >= 0x20 && b < 0x7F {
-				t.p.print(rune(b))
-				i++
-				if i == len(data) {
-					return
-				}
-				b = data[i]
+		if t.state == stGround && t.u8n == 0 && b >= 0x20 && b < 0x7F {
+			// Fast path: a run of printable ASCII, most of any output.
+			j := i + 1
+			for j < len(data) && data[j] >= 0x20 && data[j] < 0x7F {
+				j++
 			}
+			t.p.printASCII(data[i:j])
+			if i = j; i == len(data) {
+				return
+			}
+			b = data[i]
 		}
 		t.step(b)
 	}

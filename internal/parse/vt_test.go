@@ -29,6 +29,12 @@ func (l *tokenLog) print(r rune) {
 	l.b.WriteRune(r)
 }
 
+func (l *tokenLog) printASCII(run []byte) {
+	for _, c := range run {
+		l.print(rune(c))
+	}
+}
+
 func (l *tokenLog) execute(b byte) { l.token("X%02x", b) }
 
 func (l *tokenLog) csiDispatch(c *csiSeq) {
@@ -122,7 +128,10 @@ func TestTokenizer(t *testing.T) {
 // TestTokenizerSplitAnywhere checks that splitting the input at any byte
 // boundary, or into single bytes, gives the same tokens as one write.
 func TestTokenizerSplitAnywhere(t *testing.T) {
-	inputs := map[string]string{"bash session fixture": string(readFixture(t))}
+	inputs := map[string]string{}
+	for _, name := range shellFixtures {
+		inputs[name+" fixture"] = string(readFixture(t, name))
+	}
 	for _, tt := range tokenizerCases {
 		inputs[tt.name] = tt.in
 	}

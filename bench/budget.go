@@ -66,16 +66,19 @@ func notMeasured(figure, budget, why string) Budget {
 // Budgets, as the product promises them. They are not to be loosened to
 // make a run pass: a miss is reported with its size.
 const (
-	budgetStartupRatio    = 1.5
-	budgetParseMBps       = 50
-	budgetIdleRSSMB       = 20
-	budgetRSSPerSessionMB = 1
-	budgetRequestsPerSess = 1
-	budgetEndToEndP50Ms   = 2000
-	budgetPeerRatio       = 1.0
-	budgetLostBytes       = 0
-	noScript              = "script not measured"
-	noMLflow              = "MLflow not available"
+	budgetStartupRatio = 1.5
+	budgetParseMBps    = 50
+	// budgetParseMemoryRatio: a session ten times longer may not need more
+	// memory than noise (GC timing) adds.
+	budgetParseMemoryRatio = 1.25
+	budgetIdleRSSMB        = 20
+	budgetRSSPerSessionMB  = 1
+	budgetRequestsPerSess  = 1
+	budgetEndToEndP50Ms    = 2000
+	budgetPeerRatio        = 1.0
+	budgetLostBytes        = 0
+	noScript               = "script not measured"
+	noMLflow               = "MLflow not available"
 )
 
 func evaluateBudgets(r *Report) []Budget {
@@ -154,6 +157,15 @@ func evaluateBudgets(r *Report) []Budget {
 	}
 	for _, p := range r.Parse.Results {
 		out = append(out, check("Parse throughput, "+p.Name, fmt.Sprintf("%s MB/s", fmtNum(p.MBps.Median)), parseBudget, p.MBps.Median, budgetParseMBps, false))
+	}
+
+	if m := r.Parse.Memory; len(m) >= 2 {
+		short, long := m[0], m[len(m)-1]
+		out = append(out, check(fmt.Sprintf("Parser peak live heap, %d MB session vs %d MB", long.SessionMB, short.SessionMB),
+			fmt.Sprintf("%s MB vs %s MB: %.2f×", fmtNum(long.PeakLiveMB), fmtNum(short.PeakLiveMB), long.PeakLiveMB/short.PeakLiveMB),
+			fmt.Sprintf("flat: ratio ≤ %.2f", budgetParseMemoryRatio), long.PeakLiveMB/short.PeakLiveMB, budgetParseMemoryRatio, true))
+	} else {
+		out = append(out, notMeasured("Parser peak live heap over session length", fmt.Sprintf("flat: ratio ≤ %.2f", budgetParseMemoryRatio), errorOr(r.Parse.MemoryError)))
 	}
 
 	idleBudget := fmt.Sprintf("≤ %d MB", budgetIdleRSSMB)

@@ -203,6 +203,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, x := range r.Parse.Results {
 		p("| %s | %s |", x.Name, fmtSpread(x.MBps))
 	}
+	writeParseMemory(p, r.Parse)
 
 	p("")
 	p("## aitrackd under live sessions")

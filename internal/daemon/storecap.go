@@ -13,9 +13,11 @@ import (
 
 // storeUsage is what the session store holds on disk.
 type storeUsage struct {
-	Total   int64 // every session's files
-	Pending int64 // sessions MLflow does not have in full yet
-	Full    bool  // pending alone is over the cap: the ingester is held
+	Total int64 // every session's files
+	// Pending is the sessions that ended (or lost their wrapper) and that
+	// MLflow does not have in full yet: what an outage piles up.
+	Pending int64
+	Full    bool // pending alone is over the cap: the ingester is held
 }
 
 // deliveredSession is a session MLflow has in full, a candidate for removal.
@@ -26,16 +28,18 @@ type deliveredSession struct {
 }
 
 // checkStore measures the store and keeps it under the cap: sessions MLflow
-// has in full go first, oldest first, whatever keep_days says; when what is
-// not yet delivered alone is over the cap, the ingester is held — wrappers
-// keep their output, then spool it — until deliveries make room. Nothing is
-// dropped: the cap bounds the store, and back-pressure does the rest.
-func (d *Daemon) checkStore() storeUsage {
+// has in full go first, oldest first, whatever keep_days says; when ended
+// sessions MLflow does not have yet are over the cap alone, the ingester is
+// held — wrappers keep their output, then spool it — until deliveries make
+// room. Running sessions do not count toward holding: they can only end,
+// and be delivered, if they are not held. Nothing is dropped: the cap
+// bounds the store, and back-pressure does the rest.
+func (d *Daemon) checkStore() {
 	store := d.ingester.Store()
 	ids, err := store.IDs()
 	if err != nil {
 		d.log.Warn("cannot measure the session store", zap.Error(err))
-		return d.usage()
+		return
 	}
 	var (
 		u    storeUsage
@@ -47,11 +51,12 @@ func (d *Daemon) checkStore() storeUsage {
 		u.Total += size
 		st, err := outbox.ReadState(dir)
 		fi, serr := os.Stat(filepath.Join(dir, outbox.StateFile))
-		if err == nil && serr == nil && st.Done && !d.live(id) {
+		switch {
+		case err == nil && serr == nil && st.Done && !d.live(id):
 			done = append(done, deliveredSession{id, size, fi.ModTime()})
-			continue
+		case !d.running(id):
+			u.Pending += size
 		}
-		u.Pending += size
 	}
 	limit := d.cfg.MaxStoreBytes
 	if u.Total > limit {
@@ -78,7 +83,6 @@ func (d *Daemon) checkStore() storeUsage {
 	d.mu.Lock()
 	d.store = u
 	d.mu.Unlock()
-	return u
 }
 
 // usage is the store's usage at the last check.
@@ -95,6 +99,19 @@ func (d *Daemon) live(id string) bool {
 	defer d.mu.Unlock()
 	_, ok := d.trackers[id]
 	return ok
+}
+
+// running reports whether a session has not ended yet.
+func (d *Daemon) running(id string) bool {
+	d.mu.Lock()
+	t := d.trackers[id]
+	d.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.ended
 }
 
 // removeDelivered removes the files of a session MLflow has in full.

@@ -1169,13 +1169,13 @@ type StatusResponse struct {
 	OldestPendingUnixNano int64 `protobuf:"varint,14,opt,name=oldest_pending_unix_nano,json=oldestPendingUnixNano,proto3" json:"oldest_pending_unix_nano,omitempty"`
 	// When MLflow last confirmed a delivery.
 	LastDeliveryUnixNano int64 `protobuf:"varint,15,opt,name=last_delivery_unix_nano,json=lastDeliveryUnixNano,proto3" json:"last_delivery_unix_nano,omitempty"`
-	// The local session store: all of it, the part MLflow does not have in
-	// full yet, and its cap.
+	// The local session store: all of it, the ended sessions MLflow does not
+	// have in full yet, and its cap.
 	StoreBytes      int64 `protobuf:"varint,16,opt,name=store_bytes,json=storeBytes,proto3" json:"store_bytes,omitempty"`
 	PendingBytes    int64 `protobuf:"varint,17,opt,name=pending_bytes,json=pendingBytes,proto3" json:"pending_bytes,omitempty"`
 	StoreLimitBytes int64 `protobuf:"varint,18,opt,name=store_limit_bytes,json=storeLimitBytes,proto3" json:"store_limit_bytes,omitempty"`
-	// Undelivered sessions alone fill the store: new output waits in the
-	// wrappers until MLflow takes some.
+	// Ended, undelivered sessions alone fill the store: new output waits in
+	// the wrappers until MLflow takes some.
 	StoreFull     bool `protobuf:"varint,19,opt,name=store_full,json=storeFull,proto3" json:"store_full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -96,6 +96,15 @@
 // Bash xtrace lines ("+ cmd") are not commands: they trace what a script
 // runs.
 //
+// A shell that marks its prompts (OSC 133, as aitrack-wrap makes an
+// interactive bash do) is read by its marks instead: the text before the
+// cursor at the input-start mark (B) is a prompt, and a line starting with
+// one of the latest such prompts is a command; the finished mark (D;status)
+// after a command ran (C) gives its exit status, and a non-zero one is the
+// command's error. Error text is then not guessed at, and prompt shapes are
+// not needed: any prompt works. (Output that begins with the very text of
+// the prompt would still read as a command.)
+//
 // Per CLI: a slash command typed at a CLI's prompt ("/exit") is no user
 // prompt. In the TUIs each block (a tool call or prompt and the lines
 // under it) counts at most one error, so a failed call and the message in

@@ -136,6 +136,7 @@ func New(opts Options) *Parser {
 	_, tui := providerRules[opts.Provider]
 	p.scr = newScreen(opts.Cols, opts.Rows, !tui, p.commit)
 	p.scr.newline = opts.NewlineMode
+	p.scr.mark = func(kind byte, arg, prompt string) { p.emit(p.rec.mark(kind, arg, prompt)) }
 	p.tok = newTokenizer(p.scr)
 	return p
 }

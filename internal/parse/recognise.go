@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -68,8 +69,21 @@ type recogniser struct {
 	// starts a block; blockErr says the current block has its error.
 	tui, blockHeader, blockErr bool
 
+	// A shell that marks its prompts (OSC 133) says where each prompt ends
+	// and how each command exited: then prompts are the ones it marked,
+	// and errors are its non-zero exit statuses, not guesses from the text.
+	marked      bool
+	prompts     []string // the latest distinct marked prompts
+	lastCommand string   // the last command typed at a marked prompt
+	running     bool     // a command was executed (C) and has not finished (D)
+
 	shell shellSplitter // for classifying commands
 }
+
+// maxMarkedPrompts bounds the prompts remembered: a prompt showing the
+// directory or the time changes, and any of the latest may still be on a
+// line not committed yet.
+const maxMarkedPrompts = 8
 
 const maxCodexRunning = 64
 
@@ -193,6 +207,49 @@ func commandEvent(text string, fields map[string]string) Event {
 	return Event{Kind: KindCommand, Text: text, Fields: fields}
 }
 
+// mark takes a shell's semantic prompt mark: B (the prompt ends, input
+// starts) teaches the prompt, C (the command runs) and D;status (it
+// finished) give the exit status, non-zero being the command's error.
+func (rc *recogniser) mark(kind byte, arg, prompt string) []Event {
+	switch kind {
+	case 'B':
+		rc.marked = true
+		if strings.TrimSpace(prompt) == "" || slices.Contains(rc.prompts, prompt) {
+			return nil
+		}
+		if len(rc.prompts) == maxMarkedPrompts {
+			rc.prompts = rc.prompts[1:]
+		}
+		rc.prompts = append(rc.prompts, prompt)
+	case 'C':
+		rc.running = true
+	case 'D':
+		if !rc.running {
+			return nil // the first prompt's, or an empty line's
+		}
+		rc.running = false
+		if n, err := strconv.Atoi(arg); err == nil && n != 0 {
+			return []Event{{Kind: KindError, Text: fmt.Sprintf("exit status %d: %s", n, rc.lastCommand),
+				Fields: map[string]string{"exit_status": arg, "command": rc.lastCommand}}}
+		}
+	}
+	return nil
+}
+
+// markedCommand reads a command typed at a prompt the shell marked.
+func (rc *recogniser) markedCommand(l lineCtx) []Event {
+	for _, p := range slices.Backward(rc.prompts) {
+		if rest, ok := strings.CutPrefix(l.text, p); ok {
+			if cmd, ok := typedCommand(rest); ok {
+				rc.lastCommand = cmd
+				return []Event{commandEvent(cmd, nil)}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // --- generic shapes ---
 
 // knownPrograms are programs common enough at a root prompt to tell
@@ -225,8 +282,14 @@ func isCommandWord(w string) bool {
 // matchShellPrompt recognises a command typed at a shell prompt. Bash
 // xtrace lines ("+ cmd", set -x) are deliberately not commands: they echo
 // what a script runs, and counting them would count a script's every line.
-func matchShellPrompt(_ *recogniser, l lineCtx) []Event {
-	if l.alt || !mayBePrompt(l.text) { // a shell prompts on the main screen
+func matchShellPrompt(rc *recogniser, l lineCtx) []Event {
+	if l.alt { // a shell prompts on the main screen
+		return nil
+	}
+	if rc.marked {
+		return rc.markedCommand(l)
+	}
+	if !mayBePrompt(l.text) {
 		return nil
 	}
 	for _, prompt := range promptShapes {
@@ -285,7 +348,10 @@ var connectors = []string{"⎿", "└", "│", "├"}
 
 // matchErrorLine recognises an error message, also inside a TUI's tool
 // output (after its indentation and ⎿ └ │ connector).
-func matchErrorLine(_ *recogniser, l lineCtx) []Event {
+func matchErrorLine(rc *recogniser, l lineCtx) []Event {
+	if rc.marked && !rc.tui {
+		return nil // the shell reports failures by their exit status
+	}
 	body := strings.TrimLeft(l.text, " ")
 	for _, c := range connectors {
 		if rest, ok := strings.CutPrefix(body, c); ok {

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"bytes"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -238,6 +239,10 @@ type screen struct {
 	// commit receives the committed lines; alt says a line was read from
 	// the alternate screen.
 	commit func(text, below string, alt bool)
+	// mark receives the shell's semantic prompt marks (OSC 133): kind A,
+	// B, C or D, its argument (D's exit status), and for B the prompt, the
+	// text before the cursor on its row.
+	mark func(kind byte, arg, prompt string)
 }
 
 func newScreen(cols, rows int, newPage bool, commit func(text, below string, alt bool)) *screen {
@@ -870,7 +875,25 @@ func (s *screen) restoreCursor() {
 	s.cur.y = min(s.cur.y, s.rows-1)
 }
 
-func (s *screen) oscDispatch([]byte)          {} // titles, links, clipboard: not transcript text
+// oscDispatch passes on the shell's prompt marks; other strings (titles,
+// links, clipboard) are not transcript text.
+func (s *screen) oscDispatch(data []byte) {
+	rest, ok := bytes.CutPrefix(data, []byte("133;"))
+	if !ok || len(rest) == 0 || s.mark == nil || s.alt != nil {
+		return
+	}
+	kind, arg := rest[0], ""
+	if a, ok := bytes.CutPrefix(rest[1:], []byte(";")); ok {
+		arg, _, _ = strings.Cut(string(a), ";") // D;status[;…]: the status
+	}
+	prompt := ""
+	if kind == 'B' && (s.cur.y == 0 || !s.grid[s.cur.y-1].wrapped) {
+		rw := s.grid[s.cur.y]
+		cells := rw.cells[:min(s.cur.x, len(rw.cells))]
+		prompt = string((&row{cells: cells, comb: rw.comb}).appendText(nil))
+	}
+	s.mark(kind, arg, prompt)
+}
 func (s *screen) dcsDispatch(*csiSeq, []byte) {} // device control strings: no text
 
 func (s *screen) csiDispatch(c *csiSeq) {

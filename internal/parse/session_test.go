@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aitrack/aitrack/internal/shellmarks"
 	"github.com/creack/pty"
 )
 
@@ -32,6 +33,7 @@ var shellFixtures = []string{
 	"zsh_prompt",   // zsh-looking prompts: macOS "user@host dir % ", coloured; Kali's two-line one
 	"alt_screen",   // clear, less and vim (the alternate screen) between commands
 	"wide_chars",   // CJK, emoji (ZWJ sequences, flags, modifiers), combining marks, a wide char at the wrap
+	"shell_marks",  // bash with aitrack-wrap's semantic prompt marks (OSC 133): exit statuses, no guessing
 }
 
 // sessionTruth is testdata/NAME.json.
@@ -40,6 +42,9 @@ type sessionTruth struct {
 	// the output that say the prompt is back ("$ " when empty).
 	PS1        string   `json:"ps1,omitempty"`
 	PromptEnds []string `json:"prompt_ends,omitempty"`
+	// ShellMarks starts bash with aitrack-wrap's start-up file, which
+	// switches on its semantic prompt marks.
+	ShellMarks bool `json:"shell_marks,omitempty"`
 	// Files are written under the session's home (the session runs in
 	// ~/repo) before bash starts.
 	Files map[string]string `json:"files,omitempty"`
@@ -193,6 +198,13 @@ func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*re
 		ends = []string{"$ "}
 	}
 	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	if truth.ShellMarks {
+		argv, _, err := shellmarks.Args([]string{"bash"}, filepath.Join(home, "aitrack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd = exec.Command(argv[0], append([]string{"--noprofile"}, argv[1:]...)...)
+	}
 	cmd.Dir = repo
 	cmd.Env = []string{
 		"PS1=" + ps1, "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + home,

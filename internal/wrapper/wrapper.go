@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
@@ -26,6 +27,8 @@ import (
 	"github.com/aitrack/aitrack/internal/paths"
 	"github.com/aitrack/aitrack/internal/ptyrun"
 	"github.com/aitrack/aitrack/internal/recorder"
+	"github.com/aitrack/aitrack/internal/shellmarks"
+	"golang.org/x/term"
 )
 
 // EnvSession marks a tracked session in its programs' environment: nested
@@ -44,6 +47,9 @@ type Options struct {
 	// CaptureInput records what the user types, not only how much: off by
 	// default, because typed input can hold passwords.
 	CaptureInput bool
+	// NoShellMarks runs an interactive bash without its semantic prompt
+	// marks (see shellmarks).
+	NoShellMarks bool
 	Getenv       paths.Getenv
 	Stdin        *os.File
 	Stdout       *os.File
@@ -81,13 +87,26 @@ func Run(ctx context.Context, o Options) int {
 		res, err := ptyrun.Run(ctx, ptyrun.Options{Argv: o.Argv, Env: env, Stdin: o.Stdin, Stdout: o.Stdout})
 		return exitCode(o, res, err)
 	}
+	argv := o.Argv
+	if !o.NoShellMarks && term.IsTerminal(int(o.Stdin.Fd())) {
+		var marked bool
+		if argv, marked, err = shellmarks.Args(o.Argv, filepath.Join(stateDir, "shell")); err != nil {
+			fmt.Fprintf(o.Stderr, "aitrack-wrap: %v; running %s without prompt marks\n", err, o.Argv[0])
+		} else if marked {
+			open.Tags = maps.Clone(open.Tags)
+			if open.Tags == nil {
+				open.Tags = map[string]string{}
+			}
+			open.Tags["aitrack.shell_marks"] = "on"
+		}
+	}
 	rec := recorder.New(recorder.Config{
 		Open:     open,
 		Socket:   paths.Socket(o.Getenv),
 		SpoolDir: paths.SpoolDir(stateDir),
 	})
 	res, runErr := ptyrun.Run(ctx, ptyrun.Options{
-		Argv:  o.Argv,
+		Argv:  argv,
 		Env:   append(env, EnvSession+"="+id),
 		Stdin: o.Stdin, Stdout: o.Stdout,
 		OnStart: func(pid int, size ptyrun.Size) {

@@ -83,6 +83,7 @@ func TestQuickRun(t *testing.T) {
 	if r.Parse.Error != "" || len(r.Parse.Results) == 0 {
 		t.Errorf("parse throughput not measured: %+v", r.Parse)
 	}
+	checkStore(t, r.Store)
 	if _, err := mlflowtest.Binary(); err == nil {
 		if len(r.Daemon.Live) != len(cfg.LiveLevels) {
 			t.Errorf("%d live levels measured, want %d", len(r.Daemon.Live), len(cfg.LiveLevels))
@@ -108,7 +109,7 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("BENCHMARKS.md lacks the budget row %q", b.Figure)
 		}
 	}
-	for _, section := range []string{"## Machine", "## Budgets", "## Keystroke round trip", "## Bulk output", "## Startup + teardown", "## Parse throughput", "## Commands"} {
+	for _, section := range []string{"## Machine", "## Budgets", "## Keystroke round trip", "## Bulk output", "## Startup + teardown", "## Parse throughput", "## Store commit throughput", "## Commands"} {
 		if !strings.Contains(md.String(), section) {
 			t.Errorf("BENCHMARKS.md lacks %q", section)
 		}

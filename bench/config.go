@@ -34,6 +34,10 @@ type Config struct {
 	// for BenchmarkParse.
 	ParseBenchtime string
 	ParseCount     int
+	// StoreBenchtime and StoreCount are go test's -benchtime and -count
+	// for BenchmarkStoreCommit.
+	StoreBenchtime string
+	StoreCount     int
 	// LiveLevels are the numbers of concurrent live sessions to measure
 	// the daemon with, LiveReps times each, each over LiveWindow after
 	// LiveRamp.
@@ -51,7 +55,7 @@ type Config struct {
 	// when they are missing and it runs as root.
 	InstallTools bool
 	// Only, when not empty, names the figures to measure (keystroke, bulk,
-	// startup, parse, live, e2e): for profiling one at a time.
+	// startup, parse, store, live, e2e): for profiling one at a time.
 	Only []string
 	// Invocation is how the harness was run, quoted in the report.
 	Invocation string
@@ -75,6 +79,8 @@ func DefaultConfig(quick bool) Config {
 			StartupReps:      1,
 			ParseBenchtime:   "20x",
 			ParseCount:       1,
+			StoreBenchtime:   "1x",
+			StoreCount:       1,
 			LiveLevels:       []int{1, 2},
 			LiveReps:         1,
 			LiveRamp:         500 * time.Millisecond,
@@ -95,6 +101,8 @@ func DefaultConfig(quick bool) Config {
 		StartupReps:      5,
 		ParseBenchtime:   "1s",
 		ParseCount:       5,
+		StoreBenchtime:   "1s",
+		StoreCount:       5,
 		LiveLevels:       []int{1, 10, 50},
 		LiveReps:         3,
 		LiveRamp:         3 * time.Second,

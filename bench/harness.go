@@ -42,7 +42,7 @@ type harness struct {
 }
 
 // Figures name what Run measures, in order, for Config.Only.
-var Figures = []string{"keystroke", "bulk", "startup", "parse", "live", "e2e"}
+var Figures = []string{"keystroke", "bulk", "startup", "parse", "store", "live", "e2e"}
 
 // Run measures everything Config asks for and returns the report. It fails
 // only when nothing meaningful can be measured (no module, no build); a
@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	h.peers = h.buildPeers()
 	h.report.Commands = h.commands()
 
-	measures := []func(context.Context){h.measureKeystrokes, h.measureBulk, h.measureStartup, h.measureParse, h.measureLive, h.measureEndToEnd}
+	measures := []func(context.Context){h.measureKeystrokes, h.measureBulk, h.measureStartup, h.measureParse, h.measureStore, h.measureLive, h.measureEndToEnd}
 	for i, measure := range measures {
 		if len(cfg.Only) == 0 || slices.Contains(cfg.Only, Figures[i]) {
 			measure(ctx)

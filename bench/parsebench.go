@@ -60,7 +60,7 @@ func (h *harness) measureParse(ctx context.Context) {
 
 func (h *harness) measureParseThroughput(ctx context.Context) {
 	fig := &h.report.Parse
-	lines, command, err := h.goBench(ctx, "^BenchmarkParse$", h.cfg.ParseBenchtime, h.cfg.ParseCount)
+	lines, command, err := h.goBench(ctx, parsePkg, "^BenchmarkParse$", h.cfg.ParseBenchtime, h.cfg.ParseCount)
 	fig.Command = command
 	if err != nil {
 		fig.Error = err.Error()
@@ -70,23 +70,19 @@ func (h *harness) measureParseThroughput(ctx context.Context) {
 		fig.Error = "BenchmarkParse reported nothing: does internal/parse still have it?"
 		return
 	}
-	var order []string
-	byName := map[string][]float64{}
-	for _, l := range lines {
-		if !l.HasMBps {
-			continue
+	for _, runs := range byName(lines) {
+		var mbps []float64
+		for _, l := range runs {
+			if l.HasMBps {
+				mbps = append(mbps, l.MBps)
+			}
 		}
-		if _, seen := byName[l.Name]; !seen {
-			order = append(order, l.Name)
+		if len(mbps) > 0 {
+			fig.Results = append(fig.Results, Parse{Name: runs[0].Name, MBps: spreadOf(mbps)})
 		}
-		byName[l.Name] = append(byName[l.Name], l.MBps)
 	}
-	if len(order) == 0 {
+	if len(fig.Results) == 0 {
 		fig.Error = "BenchmarkParse reports no MB/s (it needs b.SetBytes)"
-		return
-	}
-	for _, name := range order {
-		fig.Results = append(fig.Results, Parse{Name: name, MBps: spreadOf(byName[name])})
 	}
 }
 
@@ -97,7 +93,7 @@ func (h *harness) measureParseMemory(ctx context.Context) {
 	for _, mb := range longSessionMB(h.cfg.Quick) {
 		sizes = append(sizes, strconv.Itoa(mb))
 	}
-	lines, command, err := h.goBench(ctx, "^BenchmarkParseLongSession$", "1x", 1, "-long-session-mb", strings.Join(sizes, ","))
+	lines, command, err := h.goBench(ctx, parsePkg, "^BenchmarkParseLongSession$", "1x", 1, "-long-session-mb", strings.Join(sizes, ","))
 	fig.MemoryCommand = command
 	if err != nil {
 		fig.MemoryError = err.Error()
@@ -131,17 +127,20 @@ func parseMemoryLines(lines []benchLine) ([]ParseMemory, error) {
 	return mem, nil
 }
 
-// goBench runs `go test -bench` on the parse package and returns its result
-// lines and the command. args go to the test binary.
-func (h *harness) goBench(ctx context.Context, bench, benchtime string, count int, args ...string) ([]benchLine, string, error) {
+// parsePkg holds the parser's benchmarks.
+const parsePkg = "./internal/parse/"
+
+// goBench runs `go test -bench` on pkg and returns its result lines and the
+// command. args go to the test binary.
+func (h *harness) goBench(ctx context.Context, pkg, bench, benchtime string, count int, args ...string) ([]benchLine, string, error) {
 	// -cpu 1 runs the benchmark with GOMAXPROCS=1: the figures are per core.
 	goArgs := []string{"test", "-run", "^$", "-bench", bench, "-benchtime", benchtime,
-		"-count", strconv.Itoa(count), "-cpu", "1", "./internal/parse/"}
+		"-count", strconv.Itoa(count), "-cpu", "1", pkg}
 	if len(args) > 0 {
 		goArgs = append(append(goArgs, "-args"), args...)
 	}
 	command := "go " + shellJoin(goArgs)
-	h.logf("parse: %s", command)
+	h.logf("%s", command)
 	cmd := exec.CommandContext(ctx, h.goBin, goArgs...)
 	cmd.Dir = h.root
 	out, err := cmd.CombinedOutput()
@@ -176,6 +175,23 @@ type benchLine struct {
 	// Metrics are the other figures by unit: B/op, allocs/op and those of
 	// b.ReportMetric.
 	Metrics map[string]float64
+}
+
+// byName groups result lines by benchmark, in the order go test first
+// reported each: one line per -count run.
+func byName(lines []benchLine) [][]benchLine {
+	var groups [][]benchLine
+	index := map[string]int{}
+	for _, l := range lines {
+		i, seen := index[l.Name]
+		if !seen {
+			i = len(groups)
+			index[l.Name] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], l)
+	}
+	return groups
 }
 
 var benchLineRE = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+(\d+)\s+([0-9.e+]+) ns/op((?:\s+[0-9.e+]+ \S+)*)\s*$`)

@@ -23,6 +23,7 @@ type Report struct {
 	Bulk      []Bulk       `json:"bulk"`
 	Startup   []Startup    `json:"startup"`
 	Parse     ParseFigures `json:"parse"`
+	Store     StoreFigures `json:"store"`
 	Daemon    Daemon       `json:"daemon"`
 	Commands  []Command    `json:"commands"`
 	Notes     []string     `json:"notes,omitempty"`
@@ -39,6 +40,8 @@ type Settings struct {
 	StartupReps      int    `json:"startup_reps"`
 	ParseBenchtime   string `json:"parse_benchtime"`
 	ParseCount       int    `json:"parse_count"`
+	StoreBenchtime   string `json:"store_benchtime"`
+	StoreCount       int    `json:"store_count"`
 	LiveLevels       []int  `json:"live_levels"`
 	LiveReps         int    `json:"live_reps"`
 	LiveRamp         string `json:"live_ramp"`
@@ -53,7 +56,7 @@ func settingsOf(c Config) Settings {
 	return Settings{
 		Reps: c.Reps, KeystrokeSamples: c.KeystrokeSamples, KeystrokeWarmup: c.KeystrokeWarmup,
 		BulkBytes: c.BulkBytes, BulkReps: c.BulkReps, StartupRuns: c.StartupRuns, StartupReps: c.StartupReps,
-		ParseBenchtime: c.ParseBenchtime, ParseCount: c.ParseCount,
+		ParseBenchtime: c.ParseBenchtime, ParseCount: c.ParseCount, StoreBenchtime: c.StoreBenchtime, StoreCount: c.StoreCount,
 		LiveLevels: c.LiveLevels, LiveReps: c.LiveReps, LiveRamp: c.LiveRamp.String(), LiveWindow: c.LiveWindow.String(),
 		IdleSettle: c.IdleSettle.String(), E2ESessions: c.E2ESessions, E2EDuration: c.E2EDuration.String(),
 		Generator: fmt.Sprintf("%d B/s of 32 ms frames plus a %d-byte burst at %d B/s every %s (random phase)",
@@ -204,6 +207,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| %s | %s |", x.Name, fmtSpread(x.MBps))
 	}
 	writeParseMemory(p, r.Parse)
+	writeStore(p, r.Store)
 
 	p("")
 	p("## aitrackd under live sessions")

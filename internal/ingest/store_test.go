@@ -18,7 +18,7 @@ func end(seq uint64, code int32) *aitrackv1.Record {
 	return &aitrackv1.Record{Seq: seq, Kind: &aitrackv1.Record_End{End: &aitrackv1.End{ExitCode: code}}}
 }
 
-func newSession(t *testing.T) (*Store, *Session) {
+func newSession(t testing.TB) (*Store, *Session) {
 	t.Helper()
 	st, err := NewStore(t.TempDir())
 	if err != nil {

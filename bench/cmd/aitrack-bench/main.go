@@ -29,7 +29,7 @@ func main() {
 	work := flag.String("work", "", "scratch directory, kept afterwards (default: a temporary one, removed)")
 	reps := flag.Int("reps", 0, "repetitions per figure (default 5; 1 with -quick)")
 	bulkMB := flag.Int("bulk-mb", 0, "bulk file size in MiB (default 200)")
-	only := flag.String("only", "", "comma-separated figures to measure (keystroke, bulk, startup, parse, live, e2e; default all)")
+	only := flag.String("only", "", "comma-separated figures to measure (keystroke, bulk, startup, parse, store, live, e2e; default all)")
 	install := flag.Bool("install", true, "when root, apt-get install bsdutils and asciinema if script or asciinema is missing")
 	flag.Parse()
 

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -221,4 +222,37 @@ func TestCodexRunningThenRan(t *testing.T) {
 		ev(KindCommand, "ls /nope", "program", "ls"),
 		ev(KindError, "• Exited (status 2) ls /nope", "exit_code", "2"),
 	})
+}
+
+// TestShellMarks: marks in any order give a command only at a marked
+// prompt and an error only for a non-zero status of a command that ran.
+func TestShellMarks(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  []string // "kind text"
+	}{
+		{"command that fails", "\x1b]133;A\a> \x1b]133;B\als /x\r\nerr\r\n\x1b]133;C\a\x1b]133;D;2\a",
+			[]string{"command ls /x", "error exit status 2: ls /x"}},
+		{"empty input at a marked prompt", "\x1b]133;B\aλ \x1b]133;B\a\r\n", nil},
+		{"status without a run", "\x1b]133;D;1\a\x1b]133;B\a\x1b]133;D;1\a", nil},
+		{"status that is no number", "% \x1b]133;B\atrue\r\n\x1b]133;C\a\x1b]133;D;oops\a", []string{"command true"}},
+		{"error text at a marked shell", "$ \x1b]133;B\acat log\r\nfatal: not an error here\r\n\x1b]133;C\a\x1b]133;D;0\a",
+			[]string{"command cat log"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			p := New(Options{OnEvent: func(ev Event) {
+				if ev.Kind == KindCommand || ev.Kind == KindError {
+					got = append(got, string(ev.Kind)+" "+ev.Text)
+				}
+			}})
+			p.Write([]byte(tc.input), t0)
+			p.Close()
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("events %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

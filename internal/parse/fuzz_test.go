@@ -46,8 +46,8 @@ func FuzzParser(f *testing.F) {
 		// Prompt marks, in order and not: D without C, C without B, B at
 		// column 0, a status that is no number.
 		{[]byte("\x1b]133;A\a$ \x1b]133;B\als /x\r\n\x1b]133;C\aout\r\n\x1b]133;D;2\a\x1b]133;D;x\a\x1b]133;C\x1b\\\x1b]133;B\a\x1b]133;\a"), 0},
-		{[]byte("\x1bPq#0;2;0;0;0"), 0},          // a DCS, and
-		{[]byte("#0;2;0;0;0"), 50000},            // its endless payload
+		{[]byte("\x1bPq#0;2;0;0;0"), 0}, // a DCS, and
+		{[]byte("#0;2;0;0;0"), 50000},   // its endless payload
 		{[]byte{0xff, 0xfe, 0xc0, 0x80, 0xe4, 0xb8, '\n', 0xed, 0xa0, 0x80, 0xf4, 0x90}, 10000},
 		{bytes.Repeat([]byte("x"), 1<<10), 10<<10 - 1}, // a 10 MB line
 		{[]byte("世🙂e\u0301"), 10000},

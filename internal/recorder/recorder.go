@@ -209,11 +209,12 @@ func (r *Recorder) Close(wait time.Duration) Outcome {
 	}
 	const stall = 500 * time.Millisecond
 	if !r.connected() {
-		// No daemon so far: a short chance for the first attempt, if it is
-		// still under way; none once it failed (no daemon is listening).
+		// Not connected yet: the first attempt may still be under way (a
+		// busy daemon answering the Open); it gets as long as a stalled
+		// acknowledgement would. None once it failed: no daemon listens.
 		select {
 		case <-r.tried:
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(min(wait, stall)):
 		}
 		if !r.connected() {
 			wait = 0

@@ -278,3 +278,34 @@ func TestCoalescing(t *testing.T) {
 		}
 	}
 }
+
+// slowToOpen is a daemon that takes its time before it takes a stream, as
+// a busy, low-priority aitrackd does.
+type slowToOpen struct {
+	ingestServer
+	delay time.Duration
+}
+
+func (s slowToOpen) Record(st aitrackv1.Recorder_RecordServer) error {
+	time.Sleep(s.delay)
+	return s.ingestServer.Record(st)
+}
+
+// A session that ends before a slow daemon has answered its Open is still
+// delivered, not spooled as if no daemon were there.
+func TestSlowDaemonStillDelivered(t *testing.T) {
+	w := newWorld(t)
+	d := startDaemon(t, w.socket, w.storeDir, func(in *ingest.Ingester) aitrackv1.RecorderServer {
+		return slowToOpen{ingestServer{in: in}, 200 * time.Millisecond}
+	})
+	r := w.recorder("slow", 0)
+	r.Start(context.Background())
+	r.Output([]byte("quick\r\n"), time.Now())
+	r.End(&aitrackv1.End{}, time.Now())
+	if out := r.Close(10 * time.Second); !out.Delivered || !out.Connected {
+		t.Fatalf("outcome %+v, want delivered", out)
+	}
+	if got, ended := stored(t, d.store, "slow"); got != "quick\r\n" || !ended {
+		t.Fatalf("stored %q (ended %v)", got, ended)
+	}
+}

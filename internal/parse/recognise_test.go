@@ -2,6 +2,7 @@ package parse
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -237,6 +238,10 @@ func TestShellMarks(t *testing.T) {
 		{"empty input at a marked prompt", "\x1b]133;B\aλ \x1b]133;B\a\r\n", nil},
 		{"status without a run", "\x1b]133;D;1\a\x1b]133;B\a\x1b]133;D;1\a", nil},
 		{"status that is no number", "% \x1b]133;B\atrue\r\n\x1b]133;C\a\x1b]133;D;oops\a", []string{"command true"}},
+		// Typed ahead before zsh was ready: the tty echoed it, and zsh's
+		// PROMPT_SP filled the line to get to a new one.
+		{"a prompt after a filled line", "echo hi#" + strings.Repeat(" ", 79) + "\r \r\x1b]133;D;0\a\r\x1b[J\x1b]133;A\avm# \x1b]133;B\aecho hi\r\r\n\x1b]133;C\ahi\r\n\x1b]133;D;0\a",
+			[]string{"command echo hi"}},
 		{"error text at a marked shell", "$ \x1b]133;B\acat log\r\nfatal: not an error here\r\n\x1b]133;C\a\x1b]133;D;0\a",
 			[]string{"command cat log"}},
 	}

@@ -886,6 +886,12 @@ func (s *screen) oscDispatch(data []byte) {
 	if a, ok := bytes.CutPrefix(rest[1:], []byte(";")); ok {
 		arg, _, _ = strings.Cut(string(a), ";") // D;status[;…]: the status
 	}
+	if kind == 'A' && s.cur.x == 0 && s.cur.y > 0 {
+		// A prompt starts a line of its own, even when the shell got to
+		// column 0 by filling the line before (zsh's PROMPT_SP after
+		// output with no newline at its end).
+		s.setWrapped(s.cur.y-1, false)
+	}
 	prompt := ""
 	if kind == 'B' && (s.cur.y == 0 || !s.grid[s.cur.y-1].wrapped) {
 		rw := s.grid[s.cur.y]

@@ -6,6 +6,8 @@ set -euo pipefail
 
 need=()
 command -v tmux >/dev/null || need+=(tmux)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || need+=(libprotobuf-dev)
 command -v git >/dev/null || need+=(git)

@@ -45,7 +45,7 @@ func main() {
 		fs.StringVar(&o.Provider, "provider", "", "the AI CLI's name (default: the command's name)")
 		fs.StringVar(&o.Experiment, "experiment", "", "MLflow experiment (default: the daemon's)")
 		fs.BoolVar(&o.CaptureInput, "capture-input", false, "also record what you type (it can contain passwords); by default only keystroke counts")
-		noMarks := fs.Bool("no-shell-marks", false, "run an interactive bash as it is, without the invisible prompt marks (OSC 133) that give each command's exact text and exit status")
+		noMarks := fs.Bool("no-shell-marks", false, "run an interactive bash, zsh or fish as it is, without the invisible prompt marks (OSC 133) that give each command's exact text and exit status")
 		noRedact := fs.Bool("no-redact", false, "send this session to MLflow without removing secrets (recorded as tag aitrack.redaction=off)")
 		fs.Var(params, "param", "a run param `k=v` (repeatable)")
 		fs.Var(tags, "tag", "a run tag `k=v` (repeatable)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -364,36 +365,43 @@ func TestInteractiveSuspendResume(t *testing.T) {
 	}
 }
 
-// TestInteractiveShellMarks: an interactive bash through the wrapper gets
-// the invisible prompt marks (OSC 133), so its run counts the commands
-// typed at the prompt, whatever the prompt looks like, and a command's
-// failure from its real exit status, not from its error text.
+// TestInteractiveShellMarks: an interactive bash, zsh or fish through the
+// wrapper gets the invisible prompt marks (OSC 133), so its run counts the
+// commands typed at the prompt, whatever the prompt looks like, and a
+// command's failure from its real exit status, not from its error text.
 func TestInteractiveShellMarks(t *testing.T) {
-	e := newEnv(t)
-	e.startDaemon()
-	w := e.startWrapped("bash-shell-marks", e.dir, "bash")
-	w.submit("echo marks-ready")
-	w.waitMatch(`(?m)^marks-ready$`)
-	w.submit("ls /nonexistent-aitrack")
-	w.waitFor("No such file or directory")
-	w.submit("false")
-	w.submit("echo 'error: printed, not failed'")
-	w.waitMatch(`(?m)^error: printed, not failed$`)
-	w.submit("exit")
-	w.finish()
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		t.Run(shell, func(t *testing.T) {
+			if _, err := exec.LookPath(shell); err != nil {
+				t.Skipf("%s not installed (make test installs it as root)", shell)
+			}
+			e := newEnv(t)
+			e.startDaemon()
+			w := e.startWrapped(shell+"-shell-marks", e.dir, shell)
+			w.submit("echo marks-ready")
+			w.waitMatch(`(?m)^marks-ready$`)
+			w.submit("ls /nonexistent-aitrack")
+			w.waitFor("No such file or directory")
+			w.submit("false")
+			w.submit("echo 'error: printed, not failed'")
+			w.waitMatch(`(?m)^error: printed, not failed$`)
+			w.submit("exit")
+			w.finish()
 
-	run, _ := w.recorded("marks-ready")
-	if v, _ := run.Tag("aitrack.shell_marks"); v != "on" {
-		t.Errorf("tag aitrack.shell_marks = %q, want on", v)
-	}
-	m := mlMetrics(run)
-	if m["commands_executed"] != 5 || m["errors_encountered"] != 2 {
-		t.Errorf("commands_executed %v, errors_encountered %v; want 5 and 2 (ls and false exited non-zero)", m["commands_executed"], m["errors_encountered"])
-	}
-	events := w.e.artifact(run, "events.jsonl")
-	for _, want := range []string{`"exit status 2: ls /nonexistent-aitrack"`, `"exit status 1: false"`} {
-		if !strings.Contains(events, want) {
-			t.Errorf("events.jsonl lacks %s:\n%s", want, events)
-		}
+			run, _ := w.recorded("marks-ready")
+			if v, _ := run.Tag("aitrack.shell_marks"); v != "on" {
+				t.Errorf("tag aitrack.shell_marks = %q, want on", v)
+			}
+			m := mlMetrics(run)
+			if m["commands_executed"] != 5 || m["errors_encountered"] != 2 {
+				t.Errorf("commands_executed %v, errors_encountered %v; want 5 and 2 (ls and false exited non-zero)", m["commands_executed"], m["errors_encountered"])
+			}
+			events := w.e.artifact(run, "events.jsonl")
+			for _, want := range []string{`"exit status 2: ls /nonexistent-aitrack"`, `"exit status 1: false"`} {
+				if !strings.Contains(events, want) {
+					t.Errorf("events.jsonl lacks %s:\n%s", want, events)
+				}
+			}
+		})
 	}
 }

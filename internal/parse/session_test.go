@@ -34,6 +34,8 @@ var shellFixtures = []string{
 	"alt_screen",   // clear, less and vim (the alternate screen) between commands
 	"wide_chars",   // CJK, emoji (ZWJ sequences, flags, modifiers), combining marks, a wide char at the wrap
 	"shell_marks",  // bash with aitrack-wrap's semantic prompt marks (OSC 133): exit statuses, no guessing
+	"zsh_marks",    // zsh 5 with aitrack-wrap's marks, started as the wrapper starts it
+	"fish_marks",   // fish 3 with aitrack-wrap's marks: syntax highlighting redraws each key
 }
 
 // sessionTruth is testdata/NAME.json.
@@ -42,8 +44,10 @@ type sessionTruth struct {
 	// the output that say the prompt is back ("$ " when empty).
 	PS1        string   `json:"ps1,omitempty"`
 	PromptEnds []string `json:"prompt_ends,omitempty"`
-	// ShellMarks starts bash with aitrack-wrap's start-up file, which
-	// switches on its semantic prompt marks.
+	// Shell is bash (when empty), zsh or fish.
+	Shell string `json:"shell,omitempty"`
+	// ShellMarks starts the shell as aitrack-wrap does, which switches on
+	// its semantic prompt marks.
 	ShellMarks bool `json:"shell_marks,omitempty"`
 	// Files are written under the session's home (the session runs in
 	// ~/repo) before bash starts.
@@ -120,8 +124,8 @@ func marshalEvents(evs []wantEvent) string {
 	return b.String()
 }
 
-// TestShellSessionsLive runs each shell fixture's session in a real bash in
-// a real PTY, parses the output as it arrives and checks the events against
+// TestShellSessionsLive runs each shell fixture's session in a real shell
+// in a real PTY, parses the output as it arrives and checks the events against
 // the hand-written ground truth. With -record it writes the recordings.
 func TestShellSessionsLive(t *testing.T) {
 	for _, prog := range []string{"bash", "git", "less", "vim", "clear"} {
@@ -132,9 +136,12 @@ func TestShellSessionsLive(t *testing.T) {
 	for _, name := range shellFixtures {
 		t.Run(name, func(t *testing.T) {
 			truth := loadTruth(t, name)
+			if _, err := exec.LookPath(cmp.Or(truth.Shell, "bash")); err != nil {
+				t.Skipf("%s not installed (make test installs it as root)", truth.Shell)
+			}
 			var log eventLog
 			p := New(log.options(""))
-			rec, home := runBashSession(t, truth, func(chunk []byte) { p.Write(chunk, time.Now()) })
+			rec, home := runShellSession(t, truth, func(chunk []byte) { p.Write(chunk, time.Now()) })
 			p.Close()
 			compareEvents(t, log.events, truth.Events)
 			if m := p.Metrics(); m.OutputBytes != int64(len(rec.raw)) {
@@ -169,11 +176,12 @@ func (r *recording) write(t *testing.T, name string) {
 	t.Logf("recorded %d bytes to testdata/%s.raw", len(r.raw), name)
 }
 
-// runBashSession starts bash with truth's prompt in an 80x24 PTY, in ~/repo
-// of a fresh home, types each command once the prompt is back (and the keys
-// for the programs it starts), and returns everything bash wrote and the
-// home. onChunk sees the output as it is read.
-func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*recording, string) {
+// runShellSession starts truth's shell (bash with truth's prompt unless
+// told otherwise) in an 80x24 PTY, in ~/repo of a fresh home, types each
+// command once the prompt is back (and the keys for the programs it
+// starts), and returns everything the shell wrote and the home. onChunk
+// sees the output as it is read.
+func runShellSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*recording, string) {
 	t.Helper()
 	home := t.TempDir()
 	bin := filepath.Join(home, "bin")
@@ -189,6 +197,9 @@ func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*re
 		files[name] = content
 	}
 	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(home, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(home, name), []byte(content), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -197,22 +208,24 @@ func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*re
 	if len(ends) == 0 {
 		ends = []string{"$ "}
 	}
-	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
-	if truth.ShellMarks {
-		argv, _, err := shellmarks.Args([]string{"bash"}, filepath.Join(home, "aitrack"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd = exec.Command(argv[0], append([]string{"--noprofile"}, argv[1:]...)...)
-	}
-	cmd.Dir = repo
-	cmd.Env = []string{
+	env := []string{
 		"PS1=" + ps1, "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + home,
 		"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "INPUTRC=/dev/null", "HISTFILE=/dev/null",
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
 		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com",
 		"GIT_AUTHOR_DATE=2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
 	}
+	cmd := exec.Command("bash", "--norc", "--noprofile", "-i")
+	if truth.ShellMarks {
+		l, _, err := shellmarks.Prepare(shellmarks.Launch{Argv: []string{cmp.Or(truth.Shell, "bash")}, Env: env}, filepath.Join(home, "aitrack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, env = exec.Command(l.Argv[0], l.Argv[1:]...), l.Env
+	} else if truth.Shell != "" {
+		t.Fatalf("%s runs only with the marks", truth.Shell)
+	}
+	cmd.Dir, cmd.Env = repo, env
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
 	if err != nil {
 		t.Fatalf("start bash in a pty: %v", err)
@@ -263,7 +276,15 @@ func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*re
 		t.Fatalf("no %s within 15 s; output so far:\n%q", what, rec.raw)
 		return 0
 	}
+	typed := false
 	prompt := func(out []byte) bool {
+		if truth.ShellMarks {
+			// The shell goes on writing after the prompt (line editor
+			// modes, a title): the marks say when the command has run
+			// (C) and the prompt is back (B).
+			b := bytes.LastIndex(out, []byte("\x1b]133;B\a"))
+			return b >= 0 && (!typed || bytes.Contains(out[:b], []byte("\x1b]133;C\a")))
+		}
 		for _, end := range ends {
 			if len(out) > 0 && bytes.HasSuffix(out, []byte(end)) {
 				return true
@@ -284,6 +305,7 @@ func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*re
 	for _, c := range truth.Commands {
 		seen = waitFor("prompt", seen, prompt)
 		typeKeys(c + "\r")
+		typed = true
 		for _, k := range truth.Keys[c] {
 			seen = waitFor(fmt.Sprintf("%q from %q", k.Wait, c), seen, func(out []byte) bool { return bytes.Contains(out, []byte(k.Wait)) })
 			typeKeys(k.Keys)
@@ -295,11 +317,11 @@ func runBashSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*re
 	case err := <-waitErr:
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("bash: %v", err)
+			t.Fatalf("%s: %v", cmd.Path, err)
 		}
 	case <-time.After(15 * time.Second):
 		_ = cmd.Process.Kill()
-		t.Fatal("bash did not exit within 15 s")
+		t.Fatalf("%s did not exit within 15 s", cmd.Path)
 	}
 	select {
 	case <-done:

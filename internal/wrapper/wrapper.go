@@ -47,7 +47,7 @@ type Options struct {
 	// CaptureInput records what the user types, not only how much: off by
 	// default, because typed input can hold passwords.
 	CaptureInput bool
-	// NoShellMarks runs an interactive bash without its semantic prompt
+	// NoShellMarks runs an interactive shell without its semantic prompt
 	// marks (see shellmarks).
 	NoShellMarks bool
 	Getenv       paths.Getenv
@@ -87,10 +87,10 @@ func Run(ctx context.Context, o Options) int {
 		res, err := ptyrun.Run(ctx, ptyrun.Options{Argv: o.Argv, Env: env, Stdin: o.Stdin, Stdout: o.Stdout})
 		return exitCode(o, res, err)
 	}
-	argv := o.Argv
+	launch := shellmarks.Launch{Argv: o.Argv, Env: env}
 	if !o.NoShellMarks && term.IsTerminal(int(o.Stdin.Fd())) {
 		var marked bool
-		if argv, marked, err = shellmarks.Args(o.Argv, filepath.Join(stateDir, "shell")); err != nil {
+		if launch, marked, err = shellmarks.Prepare(launch, filepath.Join(stateDir, "shell")); err != nil {
 			fmt.Fprintf(o.Stderr, "aitrack-wrap: %v; running %s without prompt marks\n", err, o.Argv[0])
 		} else if marked {
 			open.Tags = maps.Clone(open.Tags)
@@ -106,8 +106,8 @@ func Run(ctx context.Context, o Options) int {
 		SpoolDir: paths.SpoolDir(stateDir),
 	})
 	res, runErr := ptyrun.Run(ctx, ptyrun.Options{
-		Argv:  argv,
-		Env:   append(env, EnvSession+"="+id),
+		Argv:  launch.Argv,
+		Env:   append(launch.Env, EnvSession+"="+id),
 		Stdin: o.Stdin, Stdout: o.Stdout,
 		OnStart: func(pid int, size ptyrun.Size) {
 			open.ChildPid = int64(pid)

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"bytes"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -195,6 +196,13 @@ func (a *altScreen) lines() []altLine {
 	out := a.next[:0]
 	for h := 0; h < s.rows; {
 		e := s.lineEnd(h)
+		if r := s.grid[h]; e == h && r.lineCols == s.cols && r.lineGen == r.gen {
+			if r.line.text != "" {
+				out = append(out, r.line)
+			}
+			h++
+			continue
+		}
 		b := a.buf[:0]
 		for y := h; y <= e; y++ {
 			b = append(b, rowText(s.grid[y])...)
@@ -203,8 +211,14 @@ func (a *altScreen) lines() []altLine {
 			b = b[:len(b)-utf8.RuneLen(last[s.cols-1])]
 		}
 		a.buf = b
-		if text := strings.TrimRight(string(b), " "); text != "" {
-			out = append(out, altLine{text: text, key: lineKey(text)})
+		var l altLine
+		if text := string(bytes.TrimRight(b, " ")); text != "" {
+			l = altLine{text: text, key: lineKey(text)}
+			out = append(out, l)
+		}
+		if e == h {
+			r := s.grid[h]
+			r.line, r.lineGen, r.lineCols = l, r.gen, s.cols
 		}
 		h = e + 1
 	}

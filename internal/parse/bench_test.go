@@ -9,6 +9,19 @@ import (
 // BenchmarkParse measures throughput on the recorded bash session (b.SetBytes
 // makes `go test -bench` report MB/s), and on a stream of long output lines.
 func BenchmarkParse(b *testing.B) {
+	// The real CLIs' recorded sessions, replayed as recorded (their output
+	// records, resizes and times) by a new parser, as aitrackd parses one.
+	for _, s := range loadCorpus(b) {
+		b.Run(s.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s.raw)))
+			b.ReportAllocs()
+			var clean bytes.Buffer
+			for b.Loop() {
+				clean.Reset()
+				s.replay(&clean)
+			}
+		})
+	}
 	fixture := readFixture(b, "bash_session")
 	inputs := []struct {
 		name string

@@ -23,6 +23,15 @@ func FuzzTokenizer(f *testing.F) {
 		if whole != parts {
 			t.Fatalf("split at %d changes the tokens:\n%q\n%q", i, whole, parts)
 		}
+		// Byte by byte, the fast paths (runs of text, whole UTF-8
+		// characters, parameters) see runs of one or none.
+		bytewise := make([]string, len(data))
+		for j := range data {
+			bytewise[j] = string(data[j : j+1])
+		}
+		if slow := tokens(bytewise...); slow != whole {
+			t.Fatalf("byte by byte, the tokens differ:\n%q\n%q", whole, slow)
+		}
 	})
 }
 

@@ -453,6 +453,9 @@ func splitToolCall(s string) (name, args string, truncated, ok bool) {
 var claudeToolError = regexp.MustCompile(`^\s*⎿\s+Error:(?:.*?Exit code (\d+))?`)
 
 func matchClaudeToolError(_ *recogniser, l lineCtx) []Event {
+	if !strings.Contains(l.text, "Error:") {
+		return nil // cheaper than the expression failing
+	}
 	m := claudeToolError.FindStringSubmatch(l.text)
 	if m == nil {
 		return nil
@@ -508,6 +511,10 @@ var (
 const maxSummaryCount = 1000
 
 func matchClaudeSummary(_ *recogniser, l lineCtx) []Event {
+	if len(l.text) < 3 || l.text[0] != ' ' || l.text[1] != ' ' || l.text[2] < 'A' || l.text[2] > 'Z' ||
+		!strings.ContainsAny(l.text, "0123456789") {
+		return nil // what the expression requires, cheaply
+	}
 	m := claudeSummary.FindStringSubmatch(l.text)
 	if m == nil {
 		return nil

@@ -38,10 +38,14 @@ type row struct {
 	wrapped bool           // autowrap continued this row's text on the next row
 	gen     uint64         // the screen's modification count when the row last changed
 
-	// The alternate screen's snapshots cache the row's text.
+	// The alternate screen's snapshots cache the row's text, and the
+	// line it is when it is a line of one row, most are.
 	textCache []byte
 	textGen   uint64
 	textOK    bool
+	line      altLine
+	lineGen   uint64
+	lineCols  int // 0: not cached
 
 	// Logical-line state, meaningful on a line's first row.
 	settled bool          // the line's text has been committed (or matched a redraw)

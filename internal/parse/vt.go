@@ -99,6 +99,27 @@ func (t *tokenizer) feed(data []byte) {
 			}
 			b = data[i]
 		}
+		if (t.state == stCSIParam || t.state == stCSIEntry) && (b-'0' <= 9 || b == ';' || b == ':') {
+			// Fast path: a control sequence's parameters (SGR colours).
+			j := i
+			for ; j < len(data) && (data[j]-'0' <= 9 || data[j] == ';' || data[j] == ':'); j++ {
+				t.param(data[j])
+			}
+			t.state = stCSIParam
+			if i = j; i == len(data) {
+				return
+			}
+			b = data[i]
+		}
+		if t.state == stGround && t.u8n == 0 && b >= 0xC2 {
+			// Fast path: a whole UTF-8 character (box drawing, bullets).
+			// A partial or invalid one takes the byte-wise path.
+			if r, size := utf8.DecodeRune(data[i:]); size > 1 {
+				t.p.print(r)
+				i += size - 1
+				continue
+			}
+		}
 		t.step(b)
 	}
 }

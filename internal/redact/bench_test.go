@@ -2,6 +2,7 @@ package redact
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -63,19 +64,37 @@ func BenchmarkString(b *testing.B) {
 
 func BenchmarkStream(b *testing.B) {
 	r := newTestRedactor(b, Config{})
-	raw := claudeStyle(benchTranscript(b, 10<<20), 1)
-	raw = raw[:10<<20]
-	b.SetBytes(int64(len(raw)))
-	b.ResetTimer()
-	for b.Loop() {
-		s := r.NewStream(io.Discard)
-		for p := raw; len(p) > 0; p = p[min(len(p), 4096):] {
-			if _, err := s.Write(p[:min(len(p), 4096)]); err != nil {
-				b.Fatal(err)
+	secrets := claudeStyle(benchTranscript(b, 10<<20), 1)[:10<<20]
+	// base64(1)'s output: text with no secret and no escape, like a
+	// large file printed to the terminal.
+	rng := rand.New(rand.NewPCG(1, 2))
+	var plain []byte
+	for line := make([]byte, 57); len(plain) < 10<<20; {
+		for i := range line {
+			line[i] = byte(rng.Uint32())
+		}
+		plain = append(base64.StdEncoding.AppendEncode(plain, line), '\r', '\n')
+	}
+	for _, in := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"claude-style with secrets", secrets},
+		{"plain base64", plain},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in.raw)))
+			for b.Loop() {
+				s := r.NewStream(io.Discard)
+				for p := in.raw; len(p) > 0; p = p[min(len(p), 4096):] {
+					if _, err := s.Write(p[:min(len(p), 4096)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		if err := s.Close(); err != nil {
-			b.Fatal(err)
-		}
+		})
 	}
 }

@@ -219,12 +219,14 @@ type span struct{ start, end, rank int }
 // before it has seen the rest of its input.
 func (r *Redactor) find(text, lower []byte, from int, cands []candidate) []candidate {
 	cands = cands[:0]
+	idx := r.index
 	for i := from; i+1 < len(lower); i++ {
-		g := r.index.byBigram[uint16(lower[i])<<8|uint16(lower[i+1])]
-		if g == 0 {
-			continue
+		bigram := uint16(lower[i])<<8 | uint16(lower[i+1])
+		if idx.starts[bigram>>6]&(1<<(bigram&63)) == 0 {
+			continue // most text: one bit in a table that stays in L1
 		}
-		for _, k := range r.index.groups[g-1] {
+		g := idx.byBigram[bigram]
+		for _, k := range idx.groups[g-1] {
 			if !bytes.HasPrefix(lower[i:], k.keyword) {
 				continue
 			}
@@ -309,7 +311,8 @@ func merge(cands []candidate) []span {
 // keywordIndex finds every rule's keywords in one pass: a table from a
 // keyword's first two bytes to the keywords starting with them.
 type keywordIndex struct {
-	byBigram [1 << 16]uint16 // 1 + index into groups; 0 when no keyword starts so
+	starts   [1 << 16 / 64]uint64 // bit set: a keyword starts with the bigram
+	byBigram [1 << 16]uint16      // 1 + index into groups; 0 when no keyword starts so
 	groups   [][]keywordOf
 }
 
@@ -326,6 +329,7 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 			if idx.byBigram[bigram] == 0 {
 				idx.groups = append(idx.groups, nil)
 				idx.byBigram[bigram] = uint16(len(idx.groups))
+				idx.starts[bigram>>6] |= 1 << (bigram & 63)
 			}
 			g := idx.byBigram[bigram] - 1
 			idx.groups[g] = append(idx.groups[g], keywordOf{kw, rank})
@@ -337,11 +341,25 @@ func newKeywordIndex(rules []rule) *keywordIndex {
 // lowerASCII appends src to dst[:0] with ASCII letters in lower case, byte
 // for byte, so that indexes into both agree.
 func lowerASCII(dst, src []byte) []byte {
-	dst = append(dst[:0], src...)
-	for i, c := range dst {
-		if 'A' <= c && c <= 'Z' {
-			dst[i] = c + ('a' - 'A')
-		}
+	return appendLower(dst[:0], src)
+}
+
+// appendLower appends src to dst with ASCII letters in lower case.
+func appendLower(dst, src []byte) []byte {
+	n := len(dst)
+	dst = append(dst, src...)
+	for i, c := range dst[n:] {
+		dst[n+i] = lowerTable[c] // no branch to mispredict on mixed case
 	}
 	return dst
 }
+
+var lowerTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()

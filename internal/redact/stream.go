@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Stream redacts raw terminal output on its way to an io.Writer.
@@ -89,8 +90,19 @@ func (s *Stream) Write(p []byte) (int, error) {
 		chunk := p[done:min(len(p), done+decideBatch)]
 		base := len(s.raw)
 		s.raw = append(s.raw, chunk...)
-		for i, b := range chunk {
-			s.step(b, base+i)
+		for i := 0; i < len(chunk); i++ {
+			if s.state == inText && chunk[i] != esc {
+				// Fast path: a run of text up to the next escape.
+				j := i + 1
+				for j < len(chunk) && chunk[j] != esc {
+					j++
+				}
+				s.emitRun(chunk[i:j], base+i)
+				if i = j; i == len(chunk) {
+					break
+				}
+			}
+			s.step(chunk[i], base+i)
 		}
 		done += len(chunk)
 		if len(s.text)-s.ctx >= holdBack+decideBatch || len(s.raw) >= maxPendingRaw {
@@ -258,6 +270,22 @@ func (s *Stream) emit(c byte, from, to int) {
 	s.lower = append(s.lower, c)
 	s.rawFrom = append(s.rawFrom, int32(from))
 	s.rawTo = append(s.rawTo, int32(to))
+}
+
+// emitRun emits text that is its own raw bytes, from raw offset off on,
+// as emit of each byte would.
+func (s *Stream) emitRun(run []byte, off int) {
+	s.text = append(s.text, run...)
+	s.lower = appendLower(s.lower, run)
+	n := len(s.rawFrom)
+	s.rawFrom = slices.Grow(s.rawFrom, len(run))[:n+len(run)]
+	s.rawTo = slices.Grow(s.rawTo, len(run))[:n+len(run)]
+	from, to, o := s.rawFrom[n:], s.rawTo[n:n+len(run)], int32(off)
+	for i := range from {
+		from[i] = o
+		o++
+		to[i] = o
+	}
 }
 
 // Final bytes of sequences that move the cursor elsewhere: what follows is

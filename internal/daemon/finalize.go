@@ -68,7 +68,7 @@ func (t *tracker) finalFacts(snap *outbox.Snapshot) {
 		// The cast that leaves is the redacted one, under the usual name.
 		for i, a := range snap.Artifacts {
 			if a.Name == CastFile {
-				snap.Artifacts[i].Path = filepath.Join(t.dir, RedactedCastFile)
+				snap.Artifacts[i].Path, snap.Artifacts[i].Redacted = filepath.Join(t.dir, RedactedCastFile), true
 			}
 		}
 	}

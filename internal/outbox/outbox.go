@@ -44,6 +44,10 @@ import (
 type Artifact struct {
 	Name string // path inside the run's artifacts
 	Path string // file on disk
+	// Redacted says the file was written from redacted output already (the
+	// cast): it goes up as it is, its secrets counted where they first
+	// were, in the raw transcript.
+	Redacted bool
 }
 
 // Snapshot is what a session looks like now.
@@ -621,8 +625,8 @@ func labelsDigest(params, tags map[string]string) string {
 }
 
 // upload sends a file as an artifact, through the redactor when there is
-// one (the length then is not known in advance), and returns what it
-// redacted.
+// one and the file is not redacted already (the length then is not known
+// in advance), and returns what it redacted.
 func upload(ctx context.Context, c *mlflowclient.Client, artifactURI string, a Artifact, red *redact.Redactor) (redact.Counts, error) {
 	f, err := os.Open(a.Path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -636,7 +640,7 @@ func upload(ctx context.Context, c *mlflowclient.Client, artifactURI string, a A
 	if err != nil {
 		return nil, fmt.Errorf("artifact %s: %w", a.Name, err)
 	}
-	if red == nil {
+	if red == nil || a.Redacted {
 		if err := c.UploadArtifact(ctx, artifactURI, a.Name, f, fi.Size()); err != nil {
 			return nil, fmt.Errorf("upload %s: %w", a.Name, err)
 		}

@@ -253,3 +253,48 @@ func TestRunNameRedactedThenShortened(t *testing.T) {
 		t.Errorf("runName = %q", got)
 	}
 }
+
+// An artifact written from redacted output (the cast) goes up as it is,
+// and its redactions are not counted again; every other one is redacted.
+func TestArtifactsRedactedOnce(t *testing.T) {
+	red, err := redact.NewRedactor(redact.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "glpat-Xy7Zq2Lm9Kp4Rt8Vw1Bn"
+	c := client(t)
+	src := newSource(t, "redacted-once")
+	cast := "[1.5, \"o\", \"already redacted, kept as it is: " + secret + "\"]\n"
+	os.WriteFile(filepath.Join(src.snap.Dir, "transcript.txt"), []byte("$ export GITLAB_TOKEN="+secret+"\n"), 0o600)
+	os.WriteFile(filepath.Join(src.snap.Dir, "session.cast"), []byte(cast), 0o600)
+	end(src)
+	src.update(func(sn *Snapshot) {
+		sn.Artifacts = append(sn.Artifacts, Artifact{Name: "session.cast", Path: filepath.Join(sn.Dir, "session.cast"), Redacted: true})
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	New(Config{Client: c, Source: src, Log: zaptest.NewLogger(t), Redactor: red}).Track(ctx, "redacted-once")
+	st := waitDone(t, src.snap.Dir, 60*time.Second)
+	runs := runsFor(t, c, src.snap.Experiment, "redacted-once")
+	if len(runs) != 1 || runs[0].Info.RunID != st.RunID {
+		t.Fatalf("runs %+v, state %+v", runs, st)
+	}
+	read := func(name string) string {
+		rc, err := c.DownloadArtifact(ctx, runs[0].Info.ArtifactURI, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, _ := io.ReadAll(rc)
+		return string(b)
+	}
+	if got := read("transcript.txt"); strings.Contains(got, secret) || !strings.Contains(got, "[REDACTED:") {
+		t.Errorf("transcript.txt not redacted: %q", got)
+	}
+	if got := read("session.cast"); got != cast {
+		t.Errorf("session.cast changed on the way: %q, want %q", got, cast)
+	}
+	if m, _ := runs[0].Metric("redactions"); m.Value != 1 {
+		t.Errorf("redactions = %v, want 1 (the transcript's; the cast's are counted where they were made)", m.Value)
+	}
+}

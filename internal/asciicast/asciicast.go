@@ -36,6 +36,7 @@ type Writer struct {
 	w     *bufio.Writer
 	start time.Time
 	carry []byte // an incomplete UTF-8 sequence from the last chunk
+	line  []byte // the event being written, reused
 	err   error
 }
 
@@ -54,26 +55,78 @@ func NewWriter(w io.Writer, h Header, start time.Time) (*Writer, error) {
 	return cw, nil
 }
 
-func (cw *Writer) event(at time.Time, code, data string) {
+func (cw *Writer) event(at time.Time, code string, data []byte) {
 	if cw.err != nil {
 		return
 	}
 	t := max(at.Sub(cw.start), 0).Seconds()
-	d, _ := json.Marshal(data)
-	line := make([]byte, 0, len(d)+32)
-	line = append(line, '[')
+	line := append(cw.line[:0], '[')
 	line = strconv.AppendFloat(line, t, 'f', 6, 64)
 	line = append(line, `, "`...)
 	line = append(line, code...)
 	line = append(line, `", `...)
-	line = append(line, d...)
+	line = appendString(line, data)
 	line = append(line, "]\n"...)
+	cw.line = line
 	_, cw.err = cw.w.Write(line)
+}
+
+// appendString appends data as a JSON string, invalid UTF-8 as U+FFFD:
+// what json.Marshal(strings.ToValidUTF8(data, "\uFFFD")) writes, less the
+// HTML escapes, without its copies (the cast of a busy session is written
+// as fast as it prints).
+func appendString(dst, data []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	invalid := false // the last byte was invalid: a run of them is one U+FFFD
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			j := i + 1
+			for j < len(data) && data[j] >= 0x20 && data[j] < utf8.RuneSelf && data[j] != '"' && data[j] != '\\' {
+				j++
+			}
+			dst = append(dst, data[i:j]...)
+			i, invalid = j, false
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(data[i:])
+			switch {
+			case r != utf8.RuneError || size > 1:
+				dst = append(dst, data[i:i+size]...)
+				invalid = false
+			case !invalid:
+				dst = append(dst, "\uFFFD"...)
+				invalid = true
+			}
+			i += size
+			continue
+		}
+		invalid = false
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		}
+		i++
+	}
+	return append(dst, '"')
 }
 
 // Output records a chunk of output.
 func (cw *Writer) Output(at time.Time, p []byte) {
-	buf := append(cw.carry, p...)
+	buf := p
+	if len(cw.carry) > 0 {
+		buf = append(cw.carry, p...)
+	}
 	// Hold back a trailing sequence that may complete in the next chunk.
 	cut := len(buf)
 	for i := 1; i <= utf8.UTFMax-1 && i <= len(buf); i++ {
@@ -88,29 +141,29 @@ func (cw *Writer) Output(at time.Time, p []byte) {
 			break
 		}
 	}
-	cw.carry = append([]byte(nil), buf[cut:]...)
 	if cut > 0 {
-		cw.event(at, "o", strings.ToValidUTF8(string(buf[:cut]), "\uFFFD"))
+		cw.event(at, "o", buf[:cut])
 	}
+	cw.carry = append(cw.carry[:0], buf[cut:]...)
 }
 
 // Resize records a terminal size change.
 func (cw *Writer) Resize(at time.Time, cols, rows int) {
-	cw.event(at, "r", fmt.Sprintf("%dx%d", cols, rows))
+	cw.event(at, "r", fmt.Appendf(nil, "%dx%d", cols, rows))
 }
 
 // Input records captured input (asciicast "i" events).
 func (cw *Writer) Input(at time.Time, p []byte) {
-	cw.event(at, "i", strings.ToValidUTF8(string(p), "\uFFFD"))
+	cw.event(at, "i", p)
 }
 
 // Marker records a marker, e.g. the exit status.
-func (cw *Writer) Marker(at time.Time, label string) { cw.event(at, "m", label) }
+func (cw *Writer) Marker(at time.Time, label string) { cw.event(at, "m", []byte(label)) }
 
 // Close flushes what is buffered, including a dangling partial sequence.
 func (cw *Writer) Close(at time.Time) error {
 	if len(cw.carry) > 0 {
-		cw.event(at, "o", strings.ToValidUTF8(string(cw.carry), "\uFFFD"))
+		cw.event(at, "o", cw.carry)
 		cw.carry = nil
 	}
 	if err := cw.w.Flush(); cw.err == nil {

@@ -2,6 +2,7 @@ package asciicast
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -154,4 +155,37 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Read(bytes.NewReader(b), nil, func(Event) error { return nil })
 	})
+}
+
+// FuzzAppendString: any bytes are written as the JSON string of their
+// valid UTF-8 form, invalid bytes as U+FFFD.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\xffb\xe6", "\x1b[1;31mred\x1b[0m\r\n\t\"q\" \\ <&>", "日本語 🎉 \u2028", "\x00\x07\x7f\xc0\x80\xed\xa0\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		enc := appendString([]byte("x"), data)
+		if enc[0] != 'x' {
+			t.Fatalf("the prefix was overwritten: %q", enc)
+		}
+		var got string
+		if err := json.Unmarshal(enc[1:], &got); err != nil {
+			t.Fatalf("%q encodes as %q, no JSON string: %v", data, enc[1:], err)
+		}
+		if want := strings.ToValidUTF8(string(data), "\uFFFD"); got != want {
+			t.Fatalf("%q decodes as %q, want %q", data, got, want)
+		}
+	})
+}
+
+func BenchmarkOutput(b *testing.B) {
+	chunk := bytes.Repeat([]byte("\x1b[1;31mred\x1b[0m text → 日本語, \"quoted\"\r\n"), 2000)[:64<<10]
+	b.SetBytes(int64(len(chunk)))
+	w, err := NewWriter(io.Discard, Header{Width: 80, Height: 24}, time.Unix(0, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		w.Output(time.Unix(1, 0), chunk)
+	}
 }

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -74,7 +75,8 @@ type recogniser struct {
 	// and errors are its non-zero exit statuses, not guesses from the text.
 	marked      bool
 	prompts     []string // the latest distinct marked prompts
-	lastCommand string   // the last command typed at a marked prompt
+	typed       string   // the command line at a marked prompt, until the shell runs it (C)
+	lastCommand string   // the last command run at a marked prompt
 	running     bool     // a command was executed (C) and has not finished (D)
 
 	shell shellSplitter // for classifying commands
@@ -208,12 +210,18 @@ func commandEvent(text string, fields map[string]string) Event {
 }
 
 // mark takes a shell's semantic prompt mark: B (the prompt ends, input
-// starts) teaches the prompt, C (the command runs) and D;status (it
-// finished) give the exit status, non-zero being the command's error.
+// starts) teaches the prompt, C (the command runs) makes the line typed
+// at the prompt a command, and D;status (it finished) gives its exit
+// status, non-zero being the command's error. A line the shell never ran
+// (Ctrl-C at the prompt, an empty one) is no command. C may carry the
+// command line itself, as the shell read it (cmdline_url=, percent-
+// encoded, as kitty's shell integration sends it): that is exact where
+// the screen is not (a right-hand prompt on the same row, a command of
+// several lines).
 func (rc *recogniser) mark(kind byte, arg, prompt string) []Event {
 	switch kind {
 	case 'B':
-		rc.marked = true
+		rc.marked, rc.typed = true, ""
 		if strings.TrimSpace(prompt) == "" || slices.Contains(rc.prompts, prompt) {
 			return nil
 		}
@@ -223,6 +231,18 @@ func (rc *recogniser) mark(kind byte, arg, prompt string) []Event {
 		rc.prompts = append(rc.prompts, prompt)
 	case 'C':
 		rc.running = true
+		cmd := rc.typed
+		if enc, ok := strings.CutPrefix(arg, "cmdline_url="); ok {
+			if line, err := url.PathUnescape(enc); err == nil {
+				cmd, _ = typedCommand(line)
+			}
+		}
+		rc.typed = ""
+		if cmd == "" {
+			return nil
+		}
+		rc.lastCommand = cmd
+		return rc.classify([]Event{commandEvent(cmd, nil)})
 	case 'D':
 		if !rc.running {
 			return nil // the first prompt's, or an empty line's
@@ -236,14 +256,12 @@ func (rc *recogniser) mark(kind byte, arg, prompt string) []Event {
 	return nil
 }
 
-// markedCommand reads a command typed at a prompt the shell marked.
+// markedCommand reads the line typed at a prompt the shell marked; it is
+// a command once the shell runs it (see mark).
 func (rc *recogniser) markedCommand(l lineCtx) []Event {
 	for _, p := range slices.Backward(rc.prompts) {
 		if rest, ok := strings.CutPrefix(l.text, p); ok {
-			if cmd, ok := typedCommand(rest); ok {
-				rc.lastCommand = cmd
-				return []Event{commandEvent(cmd, nil)}
-			}
+			rc.typed, _ = typedCommand(rest)
 			return nil
 		}
 	}

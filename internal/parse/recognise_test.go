@@ -242,6 +242,16 @@ func TestShellMarks(t *testing.T) {
 		// PROMPT_SP filled the line to get to a new one.
 		{"a prompt after a filled line", "echo hi#" + strings.Repeat(" ", 79) + "\r \r\x1b]133;D;0\a\r\x1b[J\x1b]133;A\avm# \x1b]133;B\aecho hi\r\r\n\x1b]133;C\ahi\r\n\x1b]133;D;0\a",
 			[]string{"command echo hi"}},
+		// zsh and fish send the command line with C: exact where the
+		// screen has a right-hand prompt on the row, or several lines.
+		{"the shell's command line over the screen's", "% \x1b]133;B\als /x                [0] ~/src\r\n\x1b]133;C;cmdline_url=ls%20/x\a\x1b]133;D;2\a",
+			[]string{"command ls /x", "error exit status 2: ls /x"}},
+		{"a command of several lines", "% \x1b]133;B\afor i in 1 2; do\r\nfor> echo $i\r\nfor> done\r\n\x1b]133;C;cmdline_url=for%20i%20in%201%202%3B%20do%0Aecho%20%24i%0Adone\a1\r\n2\r\n\x1b]133;D;0\a",
+			[]string{"command for i in 1 2; do\necho $i\ndone"}},
+		{"a command line that does not decode", "% \x1b]133;B\aecho 100%\r\n\x1b]133;C;cmdline_url=echo%20100%\a\x1b]133;D;0\a",
+			[]string{"command echo 100%"}},
+		// zsh leaves the line as typed, no ^C, and prompts again.
+		{"Ctrl-C at the prompt: never run", "% \x1b]133;B\als /x\r\n\x1b]133;D;130\a\x1b]133;A\a% \x1b]133;B\a", nil},
 		{"error text at a marked shell", "$ \x1b]133;B\acat log\r\nfatal: not an error here\r\n\x1b]133;C\a\x1b]133;D;0\a",
 			[]string{"command cat log"}},
 	}

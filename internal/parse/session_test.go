@@ -283,7 +283,7 @@ func runShellSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*r
 			// modes, a title): the marks say when the command has run
 			// (C) and the prompt is back (B).
 			b := bytes.LastIndex(out, []byte("\x1b]133;B\a"))
-			return b >= 0 && (!typed || bytes.Contains(out[:b], []byte("\x1b]133;C\a")))
+			return b >= 0 && (!typed || bytes.Contains(out[:b], []byte("\x1b]133;C")))
 		}
 		for _, end := range ends {
 			if len(out) > 0 && bytes.HasSuffix(out, []byte(end)) {

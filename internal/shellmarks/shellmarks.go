@@ -79,7 +79,14 @@ __aitrack_precmd() {
 	[[ $PS1 == *'133;B'* ]] || PS1=$'%{\e]133;A\a%}'$PS1$'%{\e]133;B\a%}'
 	return $s
 }
-__aitrack_preexec() { builtin print -rn -- $'\e]133;C\a' }
+__aitrack_preexec() {
+	builtin emulate -L zsh -o extended_glob
+	# The command line, percent-encoded: nothing in it may end the mark.
+	local c=${1//\%/%25}
+	c=${c//;/%3B}
+	c=${c//(#m)[[:cntrl:]]/%${(l:2::0:)$(( [##16] #MATCH ))}}
+	builtin print -rn -- $'\e]133;C;cmdline_url='$c$'\a'
+}
 typeset -ga precmd_functions preexec_functions
 precmd_functions+=(__aitrack_precmd)
 preexec_functions+=(__aitrack_preexec)
@@ -87,7 +94,9 @@ preexec_functions+=(__aitrack_preexec)
 
 // FishInit is run by fish after the user's configuration: the prompt the
 // user has (theirs or fish's) is wrapped in the marks, and fish's own
-// preexec and postexec events give the rest.
+// preexec and postexec events give the rest. zsh and fish send the
+// command line with the command-executed mark (kitty's cmdline_url=), so
+// a right-hand prompt on its row does not become part of it.
 const FishInit = `# Written by aitrack-wrap: semantic prompt marks (OSC 133), which are invisible.
 if status is-interactive; and functions -q fish_prompt; and not functions -q __aitrack_user_prompt
 	functions -c fish_prompt __aitrack_user_prompt
@@ -102,7 +111,7 @@ if status is-interactive; and functions -q fish_prompt; and not functions -q __a
 		printf '\e]133;B\a'
 	end
 	function __aitrack_preexec --on-event fish_preexec
-		printf '\e]133;C\a'
+		printf '\e]133;C;cmdline_url=%s\a' (string escape --style=url -- $argv[1])
 	end
 	function __aitrack_postexec --on-event fish_postexec
 		printf '\e]133;D;%s\a' $status

@@ -3,6 +3,7 @@ package shellmarks
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,7 @@ func cmpOr(a, b []string) []string {
 func TestShells(t *testing.T) {
 	const (
 		env   = "env | grep -E '^(FROM_|ZDOTDIR|AITRACK_USER)' | sort"
+		pct   = "echo '50%; done'" // what the mark's encoding must carry
 		theme = "theme_precmd() { PS1='%? user-prompt> ' }\nprecmd_functions+=(theme_precmd)\n"
 	)
 	tests := []struct {
@@ -131,9 +133,12 @@ func TestShells(t *testing.T) {
 			at := sh.waitFor(t, first, mark("D;0"))
 			at = sh.waitFor(t, at, mark("B"))
 			wantEnv := strings.ReplaceAll(tc.wantEnv, "HOME", home)
-			if got := sh.output()[first:at]; !strings.Contains(got, mark("C")) || strings.Index(got, mark("C")) > strings.Index(got, wantEnv) {
+			if got := sh.output()[first:at]; !strings.Contains(got, "\x1b]133;C") || strings.Index(got, "\x1b]133;C") > strings.Index(got, wantEnv) {
 				t.Errorf("after %q: want C, then the environment\n%s\ngot %q", env, wantEnv, got)
 			}
+			sh.typeLine(t, pct)
+			at = sh.waitFor(t, at, mark("D;0"))
+			at = sh.waitFor(t, at, "0 user-prompt> "+mark("B"))
 			sh.typeLine(t, "false")
 			at = sh.waitFor(t, at, mark("D;1"))
 			at = sh.waitFor(t, at, "1 user-prompt> "+mark("B"))
@@ -142,14 +147,41 @@ func TestShells(t *testing.T) {
 			at = sh.waitFor(t, at, "2 user-prompt> "+mark("B"))
 			sh.typeLine(t, "exit")
 			sh.wait(t)
-			if n := strings.Count(sh.output(), mark("C")); n != 4 {
-				t.Errorf("%d command-executed marks, want 4 (one per command):\n%q", n, sh.output())
+			typed := []string{env, pct, "false", "ls /nonexistent-aitrack", "exit"}
+			lines, n := cmdlines(t, sh.output())
+			if n != len(typed) {
+				t.Errorf("%d command-executed marks, want %d (one per command):\n%q", n, len(typed), sh.output())
+			}
+			if tc.shell != "bash" && !slices.Equal(lines, typed) {
+				t.Errorf("command lines sent with the marks: %q, want %q", lines, typed)
 			}
 		})
 	}
 }
 
 func mark(s string) string { return "\x1b]133;" + s + "\a" }
+
+// cmdlines returns the command lines the command-executed marks in out
+// carry, decoded, and how many such marks there are.
+func cmdlines(t *testing.T, out string) ([]string, int) {
+	t.Helper()
+	var lines []string
+	marks := strings.Split(out, "\x1b]133;C")
+	for _, m := range marks[1:] {
+		arg, _, ok := strings.Cut(m, "\a")
+		if !ok {
+			t.Fatalf("unterminated mark in %q", out)
+		}
+		if enc, ok := strings.CutPrefix(arg, ";cmdline_url="); ok {
+			line, err := url.PathUnescape(enc)
+			if err != nil {
+				t.Fatalf("cmdline_url %q: %v", enc, err)
+			}
+			lines = append(lines, line)
+		}
+	}
+	return lines, len(marks) - 1
+}
 
 type shell struct {
 	cmd  *exec.Cmd

@@ -233,8 +233,11 @@ func (rc *recogniser) mark(kind byte, arg, prompt string) []Event {
 		rc.running = true
 		cmd := rc.typed
 		if enc, ok := strings.CutPrefix(arg, "cmdline_url="); ok {
+			// Empty when zsh keeps no history: the screen's line then.
 			if line, err := url.PathUnescape(enc); err == nil {
-				cmd, _ = typedCommand(line)
+				if c, _ := typedCommand(line); c != "" {
+					cmd = c
+				}
 			}
 		}
 		rc.typed = ""

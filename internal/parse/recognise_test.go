@@ -250,6 +250,8 @@ func TestShellMarks(t *testing.T) {
 			[]string{"command for i in 1 2; do\necho $i\ndone"}},
 		{"a command line that does not decode", "% \x1b]133;B\aecho 100%\r\n\x1b]133;C;cmdline_url=echo%20100%\a\x1b]133;D;0\a",
 			[]string{"command echo 100%"}},
+		{"an empty command line: the screen's", "% \x1b]133;B\aecho hi\r\n\x1b]133;C;cmdline_url=\ahi\r\n\x1b]133;D;0\a",
+			[]string{"command echo hi"}},
 		// zsh leaves the line as typed, no ^C, and prompts again.
 		{"Ctrl-C at the prompt: never run", "% \x1b]133;B\als /x\r\n\x1b]133;D;130\a\x1b]133;A\a% \x1b]133;B\a", nil},
 		{"error text at a marked shell", "$ \x1b]133;B\acat log\r\nfatal: not an error here\r\n\x1b]133;C\a\x1b]133;D;0\a",

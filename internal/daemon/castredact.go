@@ -15,7 +15,7 @@ import (
 // on. A cast stores output as JSON strings, where ESC is the text \u001b:
 // a colour code inside a token would hide it from a redactor reading the
 // file, so the cast is written again from the raw records, through a
-// redacting stream.
+// redacting stream, with its header redacted too. It goes up as it is.
 const RedactedCastFile = "session.redacted.cast"
 
 // castSink hands the redacting stream's output to the cast at the time of
@@ -46,9 +46,12 @@ func writeRedactedCast(store *ingest.Store, id string, red *redact.Redactor) err
 	}
 	defer f.Close()
 	start := time.Unix(0, open.GetStartUnixNano())
+	// The header too: a secret passed as an argument is in the command.
+	command, _ := red.String(shellJoin(open.GetArgv()))
+	term, _ := red.String(open.GetTerm())
 	cast, err := asciicast.NewWriter(f, asciicast.Header{
 		Width: max(int(open.GetSize().GetCols()), 1), Height: max(int(open.GetSize().GetRows()), 1),
-		Command: shellJoin(open.GetArgv()), Env: map[string]string{"TERM": open.GetTerm()},
+		Command: command, Env: map[string]string{"TERM": term},
 	}, start)
 	if err != nil {
 		return err

@@ -44,9 +44,9 @@ import (
 type Artifact struct {
 	Name string // path inside the run's artifacts
 	Path string // file on disk
-	// Redacted says the file was written from redacted output already (the
-	// cast): it goes up as it is, its secrets counted where they first
-	// were, in the raw transcript.
+	// Redacted says the file is redacted already (the cast, written from
+	// the redacted output and command): it goes up as it is, its secrets
+	// counted where they first were, in the raw transcript.
 	Redacted bool
 }
 

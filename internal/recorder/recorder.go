@@ -417,7 +417,6 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 	if opened == nil {
 		return errors.New("daemon did not answer the Open")
 	}
-	r.triedOnce.Do(func() { close(r.tried) })
 	r.mu.Lock()
 	r.everConn = true
 	r.broken = false
@@ -425,6 +424,8 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 	r.cut = cancel
 	r.ackLocked(opened.GetCommittedSeq())
 	r.mu.Unlock()
+	// After everConn: Close, woken by tried, must see the connection.
+	r.triedOnce.Do(func() { close(r.tried) })
 	defer func() {
 		r.mu.Lock()
 		r.cut = nil

@@ -376,6 +376,14 @@ func TestInteractiveShellMarks(t *testing.T) {
 				t.Skipf("%s not installed (make test installs it as root)", shell)
 			}
 			e := newEnv(t)
+			// fish's generated completions exist, as after its first
+			// start: otherwise it makes them from the man pages in the
+			// background, which holds the terminal open.
+			data := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(data, "fish", "generated_completions"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			e.vars = append(e.vars, "XDG_DATA_HOME="+data)
 			e.startDaemon()
 			w := e.startWrapped(shell+"-shell-marks", e.dir, shell)
 			w.submit("echo marks-ready")

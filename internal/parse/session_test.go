@@ -326,7 +326,7 @@ func runShellSession(t *testing.T, truth sessionTruth, onChunk func([]byte)) (*r
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		t.Fatal("pty output did not end within 15 s of bash exiting")
+		t.Fatalf("pty output did not end within 15 s of %s exiting", cmd.Path)
 	}
 	mu.Lock()
 	defer mu.Unlock()

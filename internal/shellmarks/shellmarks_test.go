@@ -99,6 +99,9 @@ func TestShells(t *testing.T) {
 		}, []string{"ZDOTDIR=HOME/zdot"}, "FROM_ENV=yes\r\nFROM_RC=HOME/zdot\r\nZDOTDIR=HOME/zdot\r\n"},
 		{"fish", "fish", map[string]string{
 			".config/fish/config.fish": "function fish_prompt; printf '%s user-prompt> ' $status; end\nset -gx FROM_RC yes\n",
+			// As after fish's first start: otherwise it generates them in
+			// the background, holding the terminal open.
+			".local/share/fish/generated_completions/.keep": "",
 		}, nil, "FROM_RC=yes\r\n"},
 	}
 	for _, tc := range tests {

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -48,9 +49,11 @@ type altScreen struct {
 	committed      map[string]int
 	committedBytes int
 
-	lcs  []uint16 // reused dynamic-programming table
-	buf  []byte
-	next []altLine
+	lcs     []uint16 // reused dynamic-programming table
+	buf     []byte
+	next    []altLine
+	match   []int // align's result, reused
+	nextIdx []int // snapshot's map from the previous frame to the new one, reused
 }
 
 type altLine struct {
@@ -90,7 +93,8 @@ func (a *altScreen) snapshot(now time.Duration, final bool) {
 	cur := a.lines()
 	match := a.align(a.prev, cur)
 	// next[i] is the line of cur that line i of prev became, or -1.
-	next := make([]int, len(a.prev))
+	next := slices.Grow(a.nextIdx[:0], len(a.prev))[:len(a.prev)]
+	a.nextIdx = next
 	for i := range next {
 		next[i] = -1
 	}
@@ -249,7 +253,8 @@ func scrollbarGlyph(r rune) bool {
 // continues (a longest common subsequence of their texts), or -1.
 func (a *altScreen) align(prev, cur []altLine) []int {
 	n, m := len(prev), len(cur)
-	match := make([]int, m)
+	match := slices.Grow(a.match[:0], m)[:m]
+	a.match = match
 	for j := range match {
 		match[j] = -1
 	}

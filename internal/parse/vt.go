@@ -99,6 +99,15 @@ func (t *tokenizer) feed(data []byte) {
 			}
 			b = data[i]
 		}
+		if b == 0x1B && i+1 < len(data) && data[i+1] == '[' && t.u8n == 0 && t.state != stOSC && t.state != stDCSPassthrough {
+			// Fast path: CSI, as step would take ESC then '['.
+			t.clear()
+			t.state = stCSIEntry
+			if i += 2; i == len(data) {
+				return
+			}
+			b = data[i]
+		}
 		if (t.state == stCSIParam || t.state == stCSIEntry) && (b-'0' <= 9 || b == ';' || b == ':') {
 			// Fast path: a control sequence's parameters (SGR colours).
 			j := i

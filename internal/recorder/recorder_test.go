@@ -309,3 +309,59 @@ func TestSlowDaemonStillDelivered(t *testing.T) {
 		t.Fatalf("stored %q (ended %v)", got, ended)
 	}
 }
+
+// Output blocks are reused once their records are acknowledged or spooled;
+// a block handed out again too early would overwrite bytes not yet sent.
+// Every byte of a fast session must arrive as it was printed.
+func TestReusedBlocksIntact(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		daemon bool
+	}{
+		{"acknowledged", true},
+		{"spooled", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			store, err := ingest.NewStore(w.storeDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.daemon {
+				store = startDaemon(t, w.socket, w.storeDir, real).store
+			}
+			r := w.recorder("reuse", 4<<20)
+			r.Start(context.Background())
+			var want bytes.Buffer
+			chunk := make([]byte, 4096)
+			for i := range 4096 { // 16 MiB, several times the blocks kept
+				for j := range chunk {
+					chunk[j] = byte(i*7 + j*13)
+				}
+				want.Write(chunk)
+				r.Output(chunk, time.Now())
+				if i%512 == 0 {
+					time.Sleep(20 * time.Millisecond) // let acknowledgements come
+				}
+			}
+			r.End(&aitrackv1.End{}, time.Now())
+			out := r.Close(20 * time.Second)
+			if tc.daemon != out.Delivered {
+				t.Fatalf("outcome %+v", out)
+			}
+			if !tc.daemon {
+				ingestSpool(t, store, out.SpoolPath)
+			}
+			got, ended := stored(t, store, "reuse")
+			if got != want.String() || !ended {
+				t.Fatalf("stored %d bytes (ended %v), differing from what was printed (%d bytes)", len(got), ended, want.Len())
+			}
+			r.mu.Lock()
+			free := len(r.free)
+			r.mu.Unlock()
+			if free == 0 {
+				t.Error("no output block came back for reuse")
+			}
+		})
+	}
+}

@@ -44,8 +44,9 @@ func Path(dir, sessionID string) string { return filepath.Join(dir, sessionID+Ex
 
 // Writer appends frames to a spool file.
 type Writer struct {
-	f *os.File
-	w *bufio.Writer
+	f   *os.File
+	w   *bufio.Writer
+	buf []byte // reused for each frame: a fast session spools many
 }
 
 // Create opens the session's spool file for appending, creating it (0600, in
@@ -67,7 +68,8 @@ func Create(dir, sessionID string) (*Writer, error) {
 
 // Write appends one message.
 func (w *Writer) Write(m *aitrackv1.RecordRequest) error {
-	b, err := proto.Marshal(m)
+	b, err := proto.MarshalOptions{}.MarshalAppend(w.buf[:0], m)
+	w.buf = b
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}

@@ -47,7 +47,8 @@ type Recorder struct {
 	pending  []*aitrackv1.Record // unacknowledged, in seq order
 	next     int                 // index in pending of the next record to send
 	memBytes int
-	unsent   int // output bytes in pending[next:]
+	unsent   int       // output bytes in pending[next:]
+	lastAt   time.Time // when the last output or input was captured
 	seq      uint64
 	offset   uint64
 	started  bool
@@ -119,12 +120,18 @@ const (
 // 130 MB cat, against 900 for the relay alone.
 const maxFree = 64
 
-// linger is how long the sender lets a small batch grow before it sends it.
+// A small batch waits at least linger before it is sent, then for a pause
+// of quietGap in the terminal's traffic, but no longer than maxLinger.
 // Each message costs the terminal: its sending and acknowledgement wake
-// the wrapper's threads while the user types, and at 100 messages a second
-// the keystroke round trip's p99 doubled in `make bench`. The End cuts it
-// short, so a session's exit does not wait for it.
-const linger = 100 * time.Millisecond
+// the wrapper's threads, and a keystroke that arrives meanwhile waits for
+// them (at 100 messages a second the keystroke round trip's p99 doubled in
+// `make bench`; at 10 it was still a fifth over script's). In a pause
+// nobody waits. The End cuts the wait short, so an exit does not wait.
+const (
+	linger    = 100 * time.Millisecond
+	quietGap  = 20 * time.Millisecond
+	maxLinger = time.Second
+)
 
 // Output records a chunk of terminal output. It copies p and never blocks
 // on the daemon.
@@ -140,6 +147,7 @@ func (r *Recorder) Output(p []byte, at time.Time) {
 		}
 	}
 	r.unsent += len(p)
+	r.lastAt = at
 	if o := r.openOutput(at, len(p)); o != nil {
 		o.Data = append(o.Data, p...)
 	} else {
@@ -213,6 +221,7 @@ func (r *Recorder) Input(keys int, reply bool, data []byte, at time.Time) {
 		in.Data = append([]byte(nil), data...)
 	}
 	r.mu.Lock()
+	r.lastAt = at
 	r.add(at, &aitrackv1.Record_Input{Input: in})
 	r.mu.Unlock()
 }
@@ -451,14 +460,15 @@ func (r *Recorder) spilling(ctx context.Context) bool {
 		}
 		// One write for what a burst prints, not one per chunk.
 		r.mu.Unlock()
-		r.linger(ctx)
+		r.wait(ctx, linger)
 		r.mu.Lock()
 	}
 }
 
-// linger waits for a small batch to grow; the End or ctx cuts it short.
-func (r *Recorder) linger(ctx context.Context) {
-	t := time.NewTimer(linger)
+// wait lets a small batch grow for d; the End, a batch's worth of output
+// or ctx cut it short.
+func (r *Recorder) wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -548,7 +558,6 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 		}
 	}()
 
-	lingered := false
 	for {
 		r.mu.Lock()
 		for !r.broken && r.next == len(r.pending) && !(r.ended && len(r.pending) == 0) && r.memBytes <= r.cfg.MemLimit {
@@ -571,16 +580,14 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 			return nil
 		}
 		n, size := batchEnd(r.pending[r.next:], r.cfg.MaxBatch)
-		if !lingered && !r.ended && size < r.cfg.MaxBatch/2 {
-			// A keystroke and its echo, a burst of redraws: one message,
-			// one disk sync at the daemon, and no work here right when the
-			// terminal is busy.
+		if d := r.holdFor(size, time.Now()); d > 0 {
+			// Keystrokes and their echoes, a burst of redraws: one
+			// message, one disk sync at the daemon, sent while the user
+			// is not waiting for the terminal.
 			r.mu.Unlock()
-			lingered = true
-			r.linger(ctx)
+			r.wait(ctx, d)
 			continue
 		}
-		lingered = false
 		batch := &aitrackv1.Batch{Records: append([]*aitrackv1.Record(nil), r.pending[r.next:r.next+n]...)}
 		r.next += n
 		r.unsent -= outputBytes(batch.Records)
@@ -592,6 +599,22 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 		r.broken = r.broken || err != nil
 		r.mu.Unlock()
 	}
+}
+
+// holdFor is how much longer the unsent records, size bytes, should wait
+// at now (0: send them). r.mu is held.
+func (r *Recorder) holdFor(size int, now time.Time) time.Duration {
+	if r.ended || size >= r.cfg.MaxBatch/2 {
+		return 0
+	}
+	first := time.Unix(0, r.pending[r.next].GetTimeUnixNano())
+	if d := first.Add(linger).Sub(now); d > 0 {
+		return min(d, linger) // min: a clock set back must not hold it
+	}
+	if now.Sub(first) >= maxLinger {
+		return 0
+	}
+	return min(max(r.lastAt.Add(quietGap).Sub(now), 0), quietGap)
 }
 
 func outputBytes(recs []*aitrackv1.Record) int {

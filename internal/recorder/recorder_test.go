@@ -365,3 +365,33 @@ func TestReusedBlocksIntact(t *testing.T) {
 		})
 	}
 }
+
+// A small batch goes once it has waited linger and the terminal pauses,
+// or after maxLinger however busy the terminal is.
+func TestHoldFor(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name          string
+		age, activity time.Duration // of the first unsent record; since the last capture
+		size          int
+		ended         bool
+		want          time.Duration
+	}{
+		{"young", 30 * time.Millisecond, time.Millisecond, 100, false, linger - 30*time.Millisecond},
+		{"typing", linger, 5 * time.Millisecond, 100, false, quietGap - 5*time.Millisecond},
+		{"pause", linger, quietGap, 100, false, 0},
+		{"busy too long", maxLinger, 0, 100, false, 0},
+		{"half a batch", 0, 0, 512 << 10, false, 0},
+		{"ended", 0, 0, 100, true, 0},
+		{"clock set back", -time.Hour, -time.Hour, 100, false, linger},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := New(Config{})
+			r.pending = []*aitrackv1.Record{{Seq: 1, TimeUnixNano: now.Add(-tc.age).UnixNano()}}
+			r.lastAt, r.ended = now.Add(-tc.activity), tc.ended
+			if got := r.holdFor(tc.size, now); got != tc.want {
+				t.Errorf("holdFor = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

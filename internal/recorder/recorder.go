@@ -12,6 +12,7 @@
 package recorder
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,8 +32,8 @@ type Config struct {
 	Open     *aitrackv1.Open
 	Socket   string
 	SpoolDir string
-	// MemLimit is how many unacknowledged output bytes stay in memory
-	// before the session spills to its spool file (default 32 MiB).
+	// MemLimit is how much memory unacknowledged output may hold before
+	// the session spills to its spool file (default 32 MiB).
 	MemLimit int
 	// MaxBatch bounds the bytes in one message to the daemon (default 1 MiB).
 	MaxBatch int
@@ -46,9 +47,9 @@ type Recorder struct {
 	cond     *sync.Cond
 	pending  []*aitrackv1.Record // unacknowledged, in seq order
 	next     int                 // index in pending of the next record to send
-	memBytes int
-	unsent   int       // output bytes in pending[next:]
-	lastAt   time.Time // when the last output or input was captured
+	memBytes int                 // memory held by unacknowledged output
+	unsent   int                 // output bytes in pending[next:]
+	lastAt   time.Time           // when the last output or input was captured
 	seq      uint64
 	offset   uint64
 	started  bool
@@ -120,6 +121,10 @@ const (
 // 130 MB cat, against 900 for the relay alone.
 const maxFree = 64
 
+// blockMin is the smallest chunk that starts a reused block: a full read
+// from a PTY is up to 4 KiB.
+const blockMin = 2 << 10
+
 // A small batch waits at least linger before it is sent, then for a pause
 // of quietGap in the terminal's traffic, but no longer than maxLinger.
 // Each message costs the terminal: its sending and acknowledgement wake
@@ -139,7 +144,6 @@ func (r *Recorder) Output(p []byte, at time.Time) {
 	r.mu.Lock()
 	off := r.offset
 	r.offset += uint64(len(p))
-	r.memBytes += len(p)
 	if half := r.cfg.MaxBatch / 2; r.unsent < half && r.unsent+len(p) >= half {
 		select {
 		case r.full <- struct{}{}:
@@ -149,9 +153,14 @@ func (r *Recorder) Output(p []byte, at time.Time) {
 	r.unsent += len(p)
 	r.lastAt = at
 	if o := r.openOutput(at, len(p)); o != nil {
+		held := cap(o.Data)
 		o.Data = append(o.Data, p...)
+		r.memBytes += cap(o.Data) - held
 	} else {
-		r.add(at, &aitrackv1.Record_Output{Output: &aitrackv1.Output{Offset: off, Data: append(r.block(len(p)), p...)}})
+		r.shrinkLast()
+		data := append(r.block(len(p)), p...)
+		r.memBytes += cap(data)
+		r.add(at, &aitrackv1.Record_Output{Output: &aitrackv1.Output{Offset: off, Data: data}})
 	}
 	if r.memBytes > r.cfg.MemLimit {
 		if r.cut != nil {
@@ -175,17 +184,18 @@ func (r *Recorder) openOutput(at time.Time, n int) *aitrackv1.Output {
 	}
 	last := r.pending[len(r.pending)-1]
 	o := last.GetOutput()
-	if o == nil || len(o.Data)+n > cap(o.Data) || at.UnixNano()-last.GetTimeUnixNano() >= int64(coalesceWindow) {
+	if o == nil || len(o.Data)+n > coalesceMax || at.UnixNano()-last.GetTimeUnixNano() >= int64(coalesceWindow) {
 		return nil
 	}
 	return o
 }
 
-// block returns an empty buffer for at least n bytes of output: a reused
-// block of coalesceMax bytes, which output joins without growing it. r.mu
-// is held.
+// block returns an empty buffer for n bytes of output. A chunk of a fast
+// stream gets a reused block of coalesceMax bytes, which the next chunks
+// join without growing it; a small one (a keystroke's echo) gets a buffer
+// of its size, or every keystroke would hold 64 KiB. r.mu is held.
 func (r *Recorder) block(n int) []byte {
-	if n > coalesceMax {
+	if n < blockMin || n > coalesceMax {
 		return make([]byte, 0, n)
 	}
 	if k := len(r.free); k > 0 {
@@ -194,6 +204,27 @@ func (r *Recorder) block(n int) []byte {
 		return b
 	}
 	return make([]byte, 0, coalesceMax)
+}
+
+// shrinkLast moves the last record's output out of its block when it
+// fills less than a quarter of it, and frees the block: output that comes
+// in 4 KiB bursts a few milliseconds apart would otherwise hold 64 KiB per
+// burst until the daemon acknowledges it. Only a record the sender has not
+// taken is touched. r.mu is held.
+func (r *Recorder) shrinkLast() {
+	if r.next >= len(r.pending) {
+		return
+	}
+	o := r.pending[len(r.pending)-1].GetOutput()
+	if o == nil || cap(o.Data) != coalesceMax || len(o.Data) >= coalesceMax/4 {
+		return
+	}
+	block := o.Data
+	o.Data = bytes.Clone(block)
+	r.memBytes += cap(o.Data) - cap(block)
+	if len(r.free) < maxFree {
+		r.free = append(r.free, block[:0])
+	}
 }
 
 // release keeps the output blocks of records that are gone for reuse.
@@ -520,7 +551,7 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 	r.next = 0
 	r.cut = cancel
 	r.ackLocked(opened.GetCommittedSeq())
-	r.unsent = r.memBytes // everything left is sent again
+	r.unsent = outputBytes(r.pending) // everything left is sent again
 	r.mu.Unlock()
 	// After everConn: Close, woken by tried, must see the connection.
 	r.triedOnce.Do(func() { close(r.tried) })
@@ -632,7 +663,7 @@ func (r *Recorder) ackLocked(seq uint64) {
 	}
 	n, reusable := 0, 0
 	for n < len(r.pending) && r.pending[n].GetSeq() <= seq {
-		r.memBytes -= len(r.pending[n].GetOutput().GetData())
+		r.memBytes -= cap(r.pending[n].GetOutput().GetData())
 		if r.sending == 0 || r.pending[n].GetSeq() < r.sending {
 			reusable++
 		}

@@ -395,3 +395,42 @@ func TestHoldFor(t *testing.T) {
 		})
 	}
 }
+
+// Echoes of single keystrokes, each its own record, hold about their own
+// size: not a 64 KiB block each, which would fill the memory limit after
+// 500 keystrokes with the daemon away.
+func TestSmallOutputHoldsLittle(t *testing.T) {
+	r := newWorld(t).recorder("keys", 0) // never started: nothing is taken
+	t0 := time.Now()
+	for i := range 1000 {
+		r.Output([]byte{'k'}, t0.Add(time.Duration(i)*(coalesceWindow+time.Millisecond)))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) != 1000 {
+		t.Fatalf("%d records, want one per keystroke", len(r.pending))
+	}
+	if r.memBytes > 16<<10 {
+		t.Errorf("1000 one-byte records hold %d bytes", r.memBytes)
+	}
+}
+
+// Output in 4 KiB bursts a few milliseconds apart, each burst its own
+// record, holds about what it printed, not a 64 KiB block per burst.
+func TestBurstsHoldTheirSize(t *testing.T) {
+	r := newWorld(t).recorder("bursts", 0) // never started: nothing is taken
+	t0 := time.Now()
+	burst := bytes.Repeat([]byte{'b'}, 4096)
+	for i := range 100 {
+		r.Output(burst, t0.Add(time.Duration(i)*(coalesceWindow+time.Millisecond)))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) != 100 {
+		t.Fatalf("%d records, want one per burst", len(r.pending))
+	}
+	// The last record keeps its block until the next one starts.
+	if max := 100*4096*5/4 + coalesceMax; r.memBytes > max {
+		t.Errorf("100 bursts of 4 KiB hold %d bytes, want at most %d", r.memBytes, max)
+	}
+}

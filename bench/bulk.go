@@ -97,7 +97,7 @@ type bulkRep struct {
 }
 
 func (h *harness) measureBulk(ctx context.Context) {
-	peers := h.peersFor(keyDirect, keyScript, keyAsciinema, keyWrap, keyWrapNoDaemon)
+	peers := h.peersFor(keyDirect, keyScript, keyScriptFile, keyAsciinema, keyWrap, keyWrapNoDaemon)
 	reps := make([][]bulkRep, len(peers))
 	errs := make([]string, len(peers))
 	for rep := range h.cfg.BulkReps {

@@ -15,6 +15,7 @@ import (
 const (
 	keyDirect       = "direct"
 	keyScript       = "script"
+	keyScriptFile   = "script-file"
 	keyAsciinema    = "asciinema"
 	keyWrap         = "wrap"
 	keyWrapStalled  = "wrap-stalled"
@@ -94,6 +95,21 @@ func (h *harness) buildPeers() []peer {
 			Key: keyScript, Label: "script -q (" + t.Version + ")", env: h.env,
 			command: func(child []string) ([]string, func()) {
 				return []string{t.Path, "-q", "-c", shellJoin(child), "/dev/null"}, nop
+			},
+		})
+	}
+	if t, ok := h.tool("script"); ok {
+		// The budgets compare with script writing to /dev/null, as the
+		// issue asks; this one stores what it records, as aitrack does,
+		// and shows what storing costs on this machine.
+		typescripts := filepath.Join(h.work, "typescripts")
+		peers = append(peers, peer{
+			Key: keyScriptFile, Label: "script -q, typescript to a file", env: h.env,
+			command: func(child []string) ([]string, func()) {
+				h.seq++
+				file := filepath.Join(typescripts, fmt.Sprintf("%d.txt", h.seq))
+				os.MkdirAll(typescripts, 0o700)
+				return []string{t.Path, "-q", "-c", shellJoin(child), file}, func() { os.Remove(file) }
 			},
 		})
 	}

@@ -142,6 +142,10 @@ const (
 // on the daemon.
 func (r *Recorder) Output(p []byte, at time.Time) {
 	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		return
+	}
 	off := r.offset
 	r.offset += uint64(len(p))
 	if half := r.cfg.MaxBatch / 2; r.unsent < half && r.unsent+len(p) >= half {
@@ -222,18 +226,22 @@ func (r *Recorder) shrinkLast() {
 	block := o.Data
 	o.Data = bytes.Clone(block)
 	r.memBytes += cap(o.Data) - cap(block)
-	if len(r.free) < maxFree {
-		r.free = append(r.free, block[:0])
-	}
+	r.recycle(block)
 }
 
 // release keeps the output blocks of records that are gone for reuse.
 // r.mu is held.
 func (r *Recorder) release(recs []*aitrackv1.Record) {
 	for _, rec := range recs {
-		if b := rec.GetOutput().GetData(); cap(b) == coalesceMax && len(r.free) < maxFree {
-			r.free = append(r.free, b[:0])
-		}
+		r.recycle(rec.GetOutput().GetData())
+	}
+}
+
+// recycle keeps b for reuse if it is a block and fewer than maxFree are
+// kept. r.mu is held.
+func (r *Recorder) recycle(b []byte) {
+	if cap(b) == coalesceMax && len(r.free) < maxFree {
+		r.free = append(r.free, b[:0])
 	}
 }
 

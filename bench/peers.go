@@ -96,32 +96,23 @@ func (h *harness) buildPeers() []peer {
 			command: func(child []string) ([]string, func()) {
 				return []string{t.Path, "-q", "-c", shellJoin(child), "/dev/null"}, nop
 			},
-		})
-	}
-	if t, ok := h.tool("script"); ok {
-		// The budgets compare with script writing to /dev/null, as the
-		// issue asks; this one stores what it records, as aitrack does,
-		// and shows what storing costs on this machine.
-		typescripts := filepath.Join(h.work, "typescripts")
-		peers = append(peers, peer{
+		}, peer{
+			// The budgets compare with script writing to /dev/null, as the
+			// issue asks; this one stores what it records, as aitrack
+			// does, and shows what storing costs on this machine.
 			Key: keyScriptFile, Label: "script -q, typescript to a file", env: h.env,
 			command: func(child []string) ([]string, func()) {
-				h.seq++
-				file := filepath.Join(typescripts, fmt.Sprintf("%d.txt", h.seq))
-				os.MkdirAll(typescripts, 0o700)
-				return []string{t.Path, "-q", "-c", shellJoin(child), file}, func() { os.Remove(file) }
+				file, cleanup := h.recordingFile("typescripts", ".txt")
+				return []string{t.Path, "-q", "-c", shellJoin(child), file}, cleanup
 			},
 		})
 	}
 	if t, ok := h.tool("asciinema"); ok {
-		casts := filepath.Join(h.work, "casts")
 		peers = append(peers, peer{
 			Key: keyAsciinema, Label: "asciinema rec (" + t.Version + ")", env: h.env,
 			command: func(child []string) ([]string, func()) {
-				h.seq++
-				file := filepath.Join(casts, fmt.Sprintf("%d.cast", h.seq))
-				os.MkdirAll(casts, 0o700)
-				return []string{t.Path, "rec", "-q", "-c", shellJoin(child), file}, func() { os.Remove(file) }
+				file, cleanup := h.recordingFile("casts", ".cast")
+				return []string{t.Path, "rec", "-q", "-c", shellJoin(child), file}, cleanup
 			},
 		})
 	}
@@ -139,6 +130,16 @@ func (h *harness) buildPeers() []peer {
 		peer{Key: keyWrapStalled, Label: "aitrack-wrap, daemon stalled (SIGSTOP)", env: connected, command: wrap, daemon: h.main, stalled: true},
 		peer{Key: keyWrapNoDaemon, Label: "aitrack-wrap, no daemon", env: noDaemon, command: wrap},
 	)
+}
+
+// recordingFile returns a new file name in the work directory's dir for a
+// peer's recording, and a func that removes the file.
+func (h *harness) recordingFile(dir, ext string) (string, func()) {
+	h.seq++
+	dir = filepath.Join(h.work, dir)
+	os.MkdirAll(dir, 0o700)
+	file := filepath.Join(dir, fmt.Sprintf("%d%s", h.seq, ext))
+	return file, func() { os.Remove(file) }
 }
 
 // peersFor returns the candidates measured for a figure, in report order.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -432,5 +434,54 @@ func TestBurstsHoldTheirSize(t *testing.T) {
 	// The last record keeps its block until the next one starts.
 	if max := 100*4096*5/4 + coalesceMax; r.memBytes > max {
 		t.Errorf("100 bursts of 4 KiB hold %d bytes, want at most %d", r.memBytes, max)
+	}
+}
+
+// Output never waits on the disk: while the spool file cannot be written
+// (here a FIFO nobody reads, so opening it blocks), the terminal's output
+// is still taken at once.
+func TestOutputNeverWaitsForTheSpool(t *testing.T) {
+	w := newWorld(t)
+	if err := os.MkdirAll(w.spoolDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fifo := spool.Path(w.spoolDir, "slowdisk")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.recorder("slowdisk", 64<<10) // no daemon: past 64 KiB it spills
+	r.Start(context.Background())
+	chunk := bytes.Repeat([]byte{'x'}, 4096)
+	var want bytes.Buffer
+	took := make(chan struct{})
+	go func() {
+		defer close(took)
+		for range 256 { // 1 MiB while the spooler is stuck opening the FIFO
+			r.Output(chunk, time.Now())
+			want.Write(chunk)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	select {
+	case <-took:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Output blocked while the spool file could not be opened")
+	}
+	// Let the spooler through: read the FIFO to its end.
+	got := make(chan []byte)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		got <- b
+	}()
+	r.End(&aitrackv1.End{}, time.Now())
+	r.Close(10 * time.Second) // its error is the FIFO's: it cannot be synced
+	if n := bytes.Count(<-got, []byte{'x'}); n < want.Len() {
+		t.Errorf("spooled %d bytes of output, want the %d printed", n, want.Len())
 	}
 }

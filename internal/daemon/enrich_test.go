@@ -53,6 +53,17 @@ func newTestEnricher(t *testing.T, state, id, home string) *enricher {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// Start returns once the kernel has switched the child to sleep's
+	// memory, which can be a moment before its environment is in place
+	// there: /proc then shows none, and the daemon's own HOME would stand.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if env, err := processEnv(int64(cmd.Process.Pid)); err == nil && env["HOME"] == home {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sleep's environment never showed HOME=%s", home)
+		}
+	}
 	e := newEnricher(dir, "claude", int64(cmd.Process.Pid))
 	if e.state.Home != home {
 		t.Fatalf("HOME %q, want the CLI process's %q", e.state.Home, home)

@@ -37,6 +37,7 @@ const findEvery = time.Second
 // its methods run with the tracker's mu held.
 type enricher struct {
 	dir, claims string
+	pid         int64 // the CLI's process, whose environment says where its logs are
 	state       enrichState
 	follower    *sessionlog.Follower
 	copyF       *os.File
@@ -54,32 +55,46 @@ type enrichState struct {
 }
 
 // newEnricher prepares the enrichment of a session of provider; nil when
-// the provider writes no log this package reads. The CLI's HOME (and
-// variables that move its logs) come from its process's environment, which
-// the daemon can read while it runs; then from what was saved; then the
-// daemon's own HOME.
+// the provider writes no log this package reads.
 func newEnricher(dir, provider string, childPID int64) *enricher {
 	if !slices.Contains(sessionlog.Formats, sessionlog.Format(provider)) {
 		return nil
 	}
-	e := &enricher{dir: dir, claims: filepath.Join(filepath.Dir(filepath.Dir(dir)), claimsDir)}
+	e := &enricher{dir: dir, claims: filepath.Join(filepath.Dir(filepath.Dir(dir)), claimsDir), pid: childPID}
 	if b, err := os.ReadFile(filepath.Join(dir, sessionLogState)); err == nil && json.Unmarshal(b, &e.state) == nil {
 		return e
 	}
-	e.state = enrichState{Format: provider, Env: map[string]string{}}
-	if env, err := processEnv(childPID); err == nil {
-		e.state.Home = env["HOME"]
-		for _, k := range []string{"CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME"} {
-			if v := env[k]; v != "" {
-				e.state.Env[k] = v
-			}
+	e.state = enrichState{Format: provider}
+	e.settleHome(false)
+	return e
+}
+
+// settleHome sets the CLI's HOME (and the variables that move its logs)
+// from its process's environment, which the daemon can read while it runs;
+// false while that is not known yet. The session opens as the CLI starts,
+// and /proc shows an empty environment for a moment while the CLI is in
+// exec (twice for a script run through env): that read is tried again at
+// the next look for the log. Only a process that is gone, or a session
+// that is over, leaves the daemon's own HOME.
+func (e *enricher) settleHome(ended bool) bool {
+	if e.state.Home != "" {
+		return true
+	}
+	env, err := processEnv(e.pid)
+	if err == nil && len(env) == 0 && !ended {
+		return false
+	}
+	e.state.Env = map[string]string{}
+	for _, k := range []string{"CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME"} {
+		if v := env[k]; v != "" {
+			e.state.Env[k] = v
 		}
 	}
-	if e.state.Home == "" {
+	if e.state.Home = env["HOME"]; e.state.Home == "" {
 		e.state.Home, _ = os.UserHomeDir()
 	}
 	e.save()
-	return e
+	return true
 }
 
 // processEnv reads a running process's environment (Linux; same user).
@@ -138,6 +153,9 @@ func (e *enricher) find(s session) bool {
 			return false
 		}
 		e.lastFind = time.Now()
+		if !e.settleHome(s.ended) {
+			return false
+		}
 		cands, err := sessionlog.Candidates(sessionlog.Query{
 			Format: sessionlog.Format(e.state.Format), Home: e.state.Home, Env: e.state.Env,
 			Cwd: s.cwd, Start: s.start, Prompt: s.prompt, Typed: s.typed,

@@ -45,26 +45,21 @@ func newTestEnricher(t *testing.T, state, id, home string) *enricher {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	// A process with the session's HOME stands for the CLI: the daemon
-	// reads the HOME from its environment.
+	// A process with the session's HOME stands for the CLI, for the whole
+	// test: the daemon reads the HOME from its environment.
 	cmd := exec.Command("sleep", "30")
 	cmd.Env = []string{"HOME=" + home}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	// Start returns once the kernel has switched the child to sleep's
-	// memory, which can be a moment before its environment is in place
-	// there: /proc then shows none, and the daemon's own HOME would stand.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if env, err := processEnv(int64(cmd.Process.Pid)); err == nil && env["HOME"] == home {
-			break
-		}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	e := newEnricher(dir, "claude", int64(cmd.Process.Pid))
+	// Start can return a moment before /proc shows sleep's environment.
+	for deadline := time.Now().Add(5 * time.Second); !e.settleHome(false); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("sleep's environment never showed HOME=%s", home)
+			t.Fatalf("sleep's environment never showed")
 		}
 	}
-	e := newEnricher(dir, "claude", int64(cmd.Process.Pid))
 	if e.state.Home != home {
 		t.Fatalf("HOME %q, want the CLI process's %q", e.state.Home, home)
 	}
@@ -114,6 +109,47 @@ func TestEnricherTwoSessionsOneDirectory(t *testing.T) {
 		if copy, _ := os.ReadFile(filepath.Join(c.e.dir, SessionLogCopy)); !strings.Contains(string(copy), c.cmd) {
 			t.Errorf("session of %s: copy %q lacks %q", c.id, copy, c.cmd)
 		}
+	}
+}
+
+// TestEnricherHomeAfterExec: a CLI whose environment shows empty when the
+// session opens (it is in exec: here a shell started with none that then
+// execs with a HOME) gets its log from the HOME it has once it runs, not
+// from the daemon's own.
+func TestEnricherHomeAfterExec(t *testing.T) {
+	state, home, cwd := t.TempDir(), t.TempDir(), t.TempDir()
+	start := time.Now().Add(-time.Minute)
+	claudeLog(t, home, cwd, "log", "a prompt", "echo x", start.Add(time.Second))
+	goFile := filepath.Join(t.TempDir(), "exec")
+	cmd := exec.Command("sh", "-c", `while [ ! -e "$0" ]; do sleep 0.01; done; exec env HOME="$1" sleep 30`, goFile, home)
+	cmd.Env = []string{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	dir := filepath.Join(state, "sessions", "s")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnricher(dir, "claude", int64(cmd.Process.Pid))
+	t.Cleanup(e.close)
+	s := session{cwd: cwd, start: start, typed: true}
+	e.poll(s)
+	if snap := merged(e, 1); snap.Tags["aitrack.sources"] != "terminal" || e.state.Home != "" {
+		t.Fatalf("before the exec: HOME %q, tags %v; want none settled", e.state.Home, snap.Tags)
+	}
+	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.follower == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never found; HOME %q", e.state.Home)
+		}
+		e.lastFind = time.Time{}
+		e.poll(s)
+	}
+	if snap := merged(e, 1); snap.Tags["aitrack.sources"] != "terminal+log" || e.state.Home != home {
+		t.Errorf("after the exec: HOME %q, tags %v", e.state.Home, snap.Tags)
 	}
 }
 

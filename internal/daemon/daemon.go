@@ -84,8 +84,8 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	trackers map[string]*tracker
-	spools   map[string]int64 // spool file → size when last ingested
-	store    storeUsage       // at the last checkStore
+	spools   map[string]spoolSeen
+	store    storeUsage // at the last checkStore
 }
 
 // Run runs the daemon until ctx ends, then shuts it down in order.
@@ -129,7 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 		started:  time.Now(),
 		ctx:      ctx,
 		trackers: make(map[string]*tracker),
-		spools:   make(map[string]int64),
+		spools:   make(map[string]spoolSeen),
 	}
 	limits := cfg.Limits
 	limits.ValidateOpen = func(o *aitrackv1.Open) error { return mlflowkey.ValidateLabels(o.GetParams(), o.GetTags()) }
@@ -356,6 +356,37 @@ func (d *Daemon) sweepLoop(ctx context.Context) {
 	}
 }
 
+// spoolSeen is what the sweeps know of a spool file.
+type spoolSeen struct {
+	size   int64 // at the last sweep
+	done   int64 // ingested up to here
+	failed bool  // the last ingestion failed at this size
+}
+
+// spoolBurst is how much a spool file may grow between two sweeps and
+// still be taken at once.
+const spoolBurst = 1 << 20
+
+// look decides, from the file's size now, whether this sweep takes what
+// was added to a spool file since the last.
+func (s spoolSeen) look(size int64) (next spoolSeen, take bool) {
+	if size < s.done { // a new file under the old name
+		s = spoolSeen{}
+	}
+	grew := size - s.size
+	s.size = size
+	switch {
+	case size == s.done, s.failed && grew == 0:
+		return s, false // nothing new, or nothing new since it failed
+	case grew > spoolBurst:
+		// A wrapper spills in bulk when output comes faster than it can
+		// hand it over; taking it now would compete with that output for
+		// the CPU. Its turn comes when it slows down or ends.
+		return s, false
+	}
+	return s, true
+}
+
 // sweep takes spool files the wrappers left, and closes sessions whose
 // wrapper died without ending them.
 func (d *Daemon) sweep() {
@@ -370,24 +401,29 @@ func (d *Daemon) sweep() {
 		}
 		path := filepath.Join(dir, e.Name())
 		fi, err := e.Info()
-		if err != nil || d.spools[path] == fi.Size() {
+		if err != nil {
 			continue
 		}
-		ended, err := d.ingester.IngestSpool(path)
+		seen, take := d.spools[path].look(fi.Size())
+		if !take {
+			d.spools[path] = seen
+			continue
+		}
+		end, ended, err := d.ingester.IngestSpool(path, seen.done)
 		if err != nil {
 			d.log.Warn("cannot ingest spool file", zap.String("path", path), zap.Error(err))
 		}
-		if ended || err != nil {
+		switch {
+		case ended:
 			delete(d.spools, path)
-			if ended {
-				d.log.Info("ingested spooled session", zap.String("path", path))
-			}
-			if err != nil {
-				d.spools[path] = fi.Size() // do not retry until it changes
-			}
-			continue
+			d.log.Info("ingested spooled session", zap.String("path", path))
+		case err != nil:
+			seen.failed = true // not retried until it changes
+			d.spools[path] = seen
+		default:
+			seen.done, seen.failed = end, false
+			d.spools[path] = seen
 		}
-		d.spools[path] = fi.Size()
 	}
 
 	d.mu.Lock()
@@ -403,7 +439,7 @@ func (d *Daemon) sweep() {
 	for _, t := range orphans {
 		// What the wrapper spooled before it died comes first.
 		if p := spool.Path(dir, t.id); fileExists(p) {
-			if _, err := d.ingester.IngestSpool(p); err != nil {
+			if _, _, err := d.ingester.IngestSpool(p, d.spools[p].done); err != nil {
 				d.log.Warn("cannot ingest spool file", zap.String("path", p), zap.Error(err))
 			}
 		}
@@ -415,6 +451,7 @@ func (d *Daemon) sweep() {
 			continue
 		}
 		os.Remove(spool.Path(dir, t.id))
+		delete(d.spools, spool.Path(dir, t.id))
 		d.log.Warn("wrapper gone; session closed as killed", zap.String("session", t.id))
 	}
 }

@@ -295,12 +295,14 @@ func (in *Ingester) detach(e *entry, err error) {
 	in.obs.Detached(e.ss, err)
 }
 
-// IngestSpool stores what a spool file holds and reports whether its session
-// has ended, in which case the file is no longer needed and is removed.
-func (in *Ingester) IngestSpool(path string) (ended bool, err error) {
+// IngestSpool stores what a spool file holds from offset from on (0, or an
+// end it returned before for the same file: a wrapper may still be adding
+// to it) and returns where it stopped, and whether the session has ended,
+// in which case the file is no longer needed and is removed.
+func (in *Ingester) IngestSpool(path string, from int64) (end int64, ended bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
 	defer f.Close()
 	var (
@@ -315,7 +317,7 @@ func (in *Ingester) IngestSpool(path string) (ended bool, err error) {
 		pending, size = pending[:0], 0
 		return err
 	}
-	_, err = spool.Read(f, func(m *aitrackv1.RecordRequest) error {
+	end, err = spool.Read(f, from, func(m *aitrackv1.RecordRequest) error {
 		if e == nil {
 			open := m.GetOpen()
 			if err := in.validOpen(open); err != nil {
@@ -340,17 +342,17 @@ func (in *Ingester) IngestSpool(path string) (ended bool, err error) {
 		if err == nil {
 			err = errors.New("spool file has no Open")
 		}
-		return false, fmt.Errorf("ingest spool %s: %w", path, err)
+		return from, false, fmt.Errorf("ingest spool %s: %w", path, err)
 	}
 	defer in.release(e)
 	if err != nil {
-		return false, fmt.Errorf("ingest spool %s: %w", path, err)
+		return from, false, fmt.Errorf("ingest spool %s: %w", path, err)
 	}
 	ended = e.ss.Ended()
 	if ended {
 		os.Remove(path)
 	}
-	return ended, nil
+	return end, ended, nil
 }
 
 // Abandon closes a session whose wrapper died without an End, by storing an

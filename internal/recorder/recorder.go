@@ -422,7 +422,7 @@ func (r *Recorder) writeSpool(recs []*aitrackv1.Record) (int, error) {
 		}
 		written += n
 	}
-	return written, nil
+	return written, r.spill.Flush()
 }
 
 // batchEnd returns how many records from the start of recs fit one batch

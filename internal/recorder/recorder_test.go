@@ -100,7 +100,7 @@ func stored(t *testing.T, store *ingest.Store, id string) (string, bool) {
 func ingestSpool(t *testing.T, store *ingest.Store, path string) {
 	t.Helper()
 	in := ingest.New(store, nopObserver{}, zap.NewNop(), ingest.Limits{})
-	if _, err := in.IngestSpool(path); err != nil {
+	if _, _, err := in.IngestSpool(path, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -483,5 +483,46 @@ func TestOutputNeverWaitsForTheSpool(t *testing.T) {
 	r.Close(10 * time.Second) // its error is the FIFO's: it cannot be synced
 	if n := bytes.Count(<-got, []byte{'x'}); n < want.Len() {
 		t.Errorf("spooled %d bytes of output, want the %d printed", n, want.Len())
+	}
+}
+
+// TestSpooledBeforeClose: once a session spills, what the spooler took is
+// in the file while the session still runs, not in a buffer that a SIGKILL
+// loses and the daemon cannot see.
+func TestSpooledBeforeClose(t *testing.T) {
+	w := newWorld(t)
+	r := w.recorder("live", 1<<10) // no daemon: past 1 KiB it spills
+	r.Start(context.Background())
+	line := []byte("a line of output\r\n")
+	for range 100 {
+		r.Output(line, time.Now())
+	}
+	path := spool.Path(w.spoolDir, "live")
+	want := 100 * len(line)
+	waitUntil(t, "the spooled output in the file", func() bool {
+		f, err := os.Open(path)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		n := 0
+		spool.Read(f, 0, func(m *aitrackv1.RecordRequest) error {
+			for _, rec := range m.GetBatch().GetRecords() {
+				n += len(rec.GetOutput().GetData())
+			}
+			return nil
+		})
+		return n == want
+	})
+	r.End(&aitrackv1.End{}, time.Now())
+	r.Close(time.Second)
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

@@ -84,6 +84,10 @@ func (w *Writer) Write(m *aitrackv1.RecordRequest) error {
 	return err
 }
 
+// Flush hands what was written to the file: the daemon can take it from
+// there, and it survives the wrapper being killed.
+func (w *Writer) Flush() error { return w.w.Flush() }
+
 // Close flushes, syncs and closes the file.
 func (w *Writer) Close() error {
 	err := w.w.Flush()
@@ -99,43 +103,54 @@ func (w *Writer) Close() error {
 // ErrNotSpool means the file does not start with the spool header.
 var ErrNotSpool = errors.New("spool: not a spool file")
 
-// Read calls fn for each whole frame of r in order. A torn or corrupt tail
-// ends the reading without an error: it is what a crash leaves, and
-// everything before it is good. It returns the number of frames read.
-func Read(r io.Reader, fn func(*aitrackv1.RecordRequest) error) (int, error) {
+// Read calls fn with the first frame of r (the session's Open) and then
+// with each whole frame from offset from on, in order: from is 0 to read
+// them all, or an end a previous Read returned for the same file to read
+// only what was added since (the daemon takes a live spool in steps). A
+// torn or corrupt tail ends the reading without an error: it is what a
+// crash, or a wrapper still writing, leaves, and everything before it is
+// good. It returns the offset after the last whole frame read.
+func Read(r io.ReadSeeker, from int64, fn func(*aitrackv1.RecordRequest) error) (end int64, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head := make([]byte, len(magic))
 	if _, err := io.ReadFull(br, head); err != nil || string(head) != magic {
 		return 0, ErrNotSpool
 	}
-	n := 0
+	end = int64(len(magic))
 	var hdr [8]byte
 	buf := make([]byte, 0, 64<<10)
-	for {
+	for first := true; ; first = false {
+		if !first && from > end {
+			if _, err := r.Seek(from, io.SeekStart); err != nil {
+				return end, fmt.Errorf("spool: %w", err)
+			}
+			br.Reset(r)
+			end = from
+		}
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			return n, nil
+			return end, nil
 		}
 		size := binary.BigEndian.Uint32(hdr[:4])
 		if size > MaxFrame {
-			return n, nil
+			return end, nil
 		}
 		if cap(buf) < int(size) {
 			buf = make([]byte, size)
 		}
 		buf = buf[:size]
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return n, nil
+			return end, nil
 		}
 		if crc32.Checksum(buf, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
-			return n, nil
+			return end, nil
 		}
 		m := new(aitrackv1.RecordRequest)
 		if err := proto.Unmarshal(buf, m); err != nil {
-			return n, nil
+			return end, nil
 		}
 		if err := fn(m); err != nil {
-			return n, err
+			return end, err
 		}
-		n++
+		end += int64(len(hdr)) + int64(size)
 	}
 }

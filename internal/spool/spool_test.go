@@ -44,13 +44,23 @@ func writeSpool(t *testing.T, msgs []*aitrackv1.RecordRequest) []byte {
 	return b
 }
 
+// readAll reads b from offset from; it returns the frames and the end.
+func readAll(t *testing.T, b []byte, from int64) ([]*aitrackv1.RecordRequest, int64) {
+	t.Helper()
+	var got []*aitrackv1.RecordRequest
+	end, err := Read(bytes.NewReader(b), from, func(m *aitrackv1.RecordRequest) error { got = append(got, m); return nil })
+	if err != nil {
+		t.Fatalf("Read from %d: %v", from, err)
+	}
+	return got, end
+}
+
 func TestRoundTripAndTornTail(t *testing.T) {
 	msgs := sample()
 	b := writeSpool(t, msgs)
-	var got []*aitrackv1.RecordRequest
-	n, err := Read(bytes.NewReader(b), func(m *aitrackv1.RecordRequest) error { got = append(got, m); return nil })
-	if err != nil || n != len(msgs) {
-		t.Fatalf("Read = %d, %v; want %d frames", n, err, len(msgs))
+	got, end := readAll(t, b, 0)
+	if len(got) != len(msgs) || end != int64(len(b)) {
+		t.Fatalf("Read = %d frames to %d; want %d frames to %d", len(got), end, len(msgs), len(b))
 	}
 	for i := range msgs {
 		if !proto.Equal(got[i], msgs[i]) {
@@ -58,23 +68,62 @@ func TestRoundTripAndTornTail(t *testing.T) {
 		}
 	}
 	// Every cut inside the last frame yields exactly the first frame.
-	first := len(magic) + 8 + proto.Size(msgs[0])
-	for cut := first; cut < len(b); cut++ {
-		n, err := Read(bytes.NewReader(b[:cut]), func(*aitrackv1.RecordRequest) error { return nil })
-		if err != nil || n != 1 {
-			t.Fatalf("cut at %d: Read = %d, %v; want 1 frame", cut, n, err)
+	first := int64(len(magic) + 8 + proto.Size(msgs[0]))
+	for cut := first; cut < int64(len(b)); cut++ {
+		if got, end := readAll(t, b[:cut], 0); len(got) != 1 || end != first {
+			t.Fatalf("cut at %d: Read = %d frames to %d; want 1 to %d", cut, len(got), end, first)
 		}
 	}
 	// A flipped byte in the payload is caught by the checksum.
 	bad := bytes.Clone(b)
 	bad[len(bad)-1] ^= 0xff
-	if n, _ := Read(bytes.NewReader(bad), func(*aitrackv1.RecordRequest) error { return nil }); n != 1 {
-		t.Fatalf("corrupt tail: read %d frames, want 1", n)
+	if got, _ := readAll(t, bad, 0); len(got) != 1 {
+		t.Fatalf("corrupt tail: read %d frames, want 1", len(got))
+	}
+}
+
+// TestReadFrom: a spool read in steps, each from where the last ended,
+// yields its Open every time and every other frame exactly once, also
+// when a step ends in a frame still being written.
+func TestReadFrom(t *testing.T) {
+	var msgs []*aitrackv1.RecordRequest
+	msgs = append(msgs, sample()[0])
+	for i := range 20 {
+		msgs = append(msgs, &aitrackv1.RecordRequest{Msg: &aitrackv1.RecordRequest_Batch{Batch: &aitrackv1.Batch{Records: []*aitrackv1.Record{
+			{Seq: uint64(i + 1), Kind: &aitrackv1.Record_Output{Output: &aitrackv1.Output{Data: bytes.Repeat([]byte{'a' + byte(i)}, 1000*i)}}},
+		}}}})
+	}
+	b := writeSpool(t, msgs)
+	var seen []*aitrackv1.RecordRequest
+	var end int64
+	for cut := len(magic); ; cut = min(cut+3001, len(b)) {
+		got, next := readAll(t, b[:cut], end)
+		if len(got) == 0 {
+			continue // the Open itself is not complete yet
+		}
+		if !proto.Equal(got[0], msgs[0]) {
+			t.Fatalf("cut at %d: first frame %v, want the Open", cut, got[0])
+		}
+		if end == 0 {
+			seen = append(seen, got[0])
+		}
+		seen, end = append(seen, got[1:]...), next
+		if cut == len(b) {
+			break
+		}
+	}
+	if len(seen) != len(msgs) || end != int64(len(b)) {
+		t.Fatalf("read %d frames to %d in steps, want %d to %d", len(seen), end, len(msgs), len(b))
+	}
+	for i := range msgs {
+		if !proto.Equal(seen[i], msgs[i]) {
+			t.Errorf("frame %d differs", i)
+		}
 	}
 }
 
 func TestNotSpool(t *testing.T) {
-	if _, err := Read(bytes.NewReader([]byte("garbage")), nil); err != ErrNotSpool {
+	if _, err := Read(bytes.NewReader([]byte("garbage")), 0, nil); err != ErrNotSpool {
 		t.Fatalf("Read(garbage) = %v, want ErrNotSpool", err)
 	}
 }
@@ -88,9 +137,9 @@ func TestCreateRejectsBadID(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
-	f.Add([]byte(magic))
-	f.Add([]byte("garbage"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		Read(bytes.NewReader(append([]byte(magic), b...)), func(*aitrackv1.RecordRequest) error { return nil })
+	f.Add([]byte(magic), int64(0))
+	f.Add([]byte("garbage"), int64(40))
+	f.Fuzz(func(t *testing.T, b []byte, from int64) {
+		Read(bytes.NewReader(append([]byte(magic), b...)), from, func(*aitrackv1.RecordRequest) error { return nil })
 	})
 }

@@ -33,7 +33,11 @@ type Config struct {
 	Socket   string
 	SpoolDir string
 	// MemLimit is how much memory unacknowledged output may hold before
-	// the session spills to its spool file (default 32 MiB).
+	// the session spills to its spool file (default 4 MiB: a tenth of a
+	// second of bulk output; minutes of an AI CLI's). Spilling is the cheap
+	// way through a burst: one write into the page cache, where streaming
+	// costs the wrapper's encoding and the daemon's decoding, storing and
+	// parsing while the burst still needs the CPU.
 	MemLimit int
 	// MaxBatch bounds the bytes in one message to the daemon (default 1 MiB).
 	MaxBatch int
@@ -85,7 +89,7 @@ type Recorder struct {
 // queued from now on; nothing is sent before Start.
 func New(cfg Config) *Recorder {
 	if cfg.MemLimit == 0 {
-		cfg.MemLimit = 32 << 20
+		cfg.MemLimit = 4 << 20
 	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = 1 << 20

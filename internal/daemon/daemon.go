@@ -84,8 +84,8 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	trackers map[string]*tracker
-	spools   map[string]spoolSeen
-	store    storeUsage // at the last checkStore
+	spools   map[string]spoolSeen // by spool file
+	store    storeUsage           // at the last checkStore
 }
 
 // Run runs the daemon until ctx ends, then shuts it down in order.

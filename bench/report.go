@@ -153,7 +153,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("")
 	p("## Bulk output")
 	p("")
-	p("`cat` of a %s base64 file (76-column lines) through each candidate, read to the end through the outer terminal; %d repetitions. Throughput runs from the first to the last expected byte. The terminal must receive the file with every newline as CR LF (the innermost terminal's ONLCR): %d bytes, checked by count and CRC-32C. script writes its typescript to /dev/null, as the budget asks; \"script -q, typescript to a file\" stores it, as aitrack-wrap stores every byte (in its daemon, or in a spool file when no daemon listens), for what storing costs here.", fmtBytes(r.Settings.BulkBytes), r.Settings.BulkReps, wantBytes(r))
+	p("`cat` of a %s base64 file (76-column lines) through each candidate, read to the end through the outer terminal; %d repetitions. Throughput runs from the first to the last expected byte. The terminal must receive the file with every newline as CR LF (the innermost terminal's ONLCR): %d bytes, checked by count and CRC-32C. script writes its typescript to /dev/null, as the budget asks; \"script -q, typescript to a file\" stores it, as aitrack-wrap stores every byte (in its daemon; in its spool file when no daemon listens, or when more than 4 MiB waits for the daemon, as in this burst), for what storing costs here.", fmtBytes(r.Settings.BulkBytes), r.Settings.BulkReps, wantBytes(r))
 	p("")
 	p("| Candidate | MB/s | vs script | bytes lost | identical | extra bytes | exit after last byte, ms |")
 	p("|---|---|---|---|---|---|---|")

@@ -2,7 +2,9 @@ package ptyrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -134,9 +136,13 @@ func runTerminal(ctx context.Context, cmd *exec.Cmd, opts Options) (Result, erro
 	res := s.waitChild(ctx)
 
 	// Drain: everything the child wrote is read and written out before Run
-	// returns, then the input relay is stopped.
+	// returns, then the input relay is stopped. relayOutput reads on until
+	// the PTY reports its end or stays idle for drainIdle; a past deadline
+	// wakes it if it waits for the PTY to become readable, since the
+	// hang-up can come with the child's last output as one wake-up, which
+	// it spent on that output.
 	s.childGone.Store(true)
-	_ = s.master.SetReadDeadline(time.Now().Add(drainIdle))
+	_ = s.master.SetReadDeadline(time.Now())
 	s.awaitOutput()
 	slave.Close()
 	s.master.Close()
@@ -293,13 +299,23 @@ func (s *session) relayOutput() {
 	defer s.restoreOnPanic()
 	buf := make([]byte, outputBufSize)
 	stdoutOK := true
+	rc, err := s.master.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
+		var n int
 		if s.childGone.Load() {
 			// Renewed before each read so that time spent writing to a slow
 			// terminal never counts as idle.
-			_ = s.master.SetReadDeadline(time.Now().Add(drainIdle))
+			idle := time.Now().Add(drainIdle)
+			_ = s.master.SetReadDeadline(idle)
+			if n, err = s.master.Read(buf); errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(idle) {
+				continue // runTerminal's wake-up, come late
+			}
+		} else if n, err = readWhenReady(rc, buf); errors.Is(err, os.ErrDeadlineExceeded) {
+			continue // woken by runTerminal: the child is gone
 		}
-		n, err := s.master.Read(buf)
 		if n > 0 {
 			s.relaying.Store(true)
 			at := time.Now()
@@ -322,6 +338,40 @@ func (s *session) relayOutput() {
 			return
 		}
 	}
+}
+
+// readWhenReady reads what the PTY holds, first waiting until it holds
+// something. A read that finds the PTY empty is not free on Linux: the tty
+// layer first waits for its pending flush work, a sleep and a kworker
+// round trip, and a loop that reads again right after each chunk finds it
+// empty about every other time (a fifth of the context switches of a bulk
+// copy through the wrapper). script(1)'s poll loop never reads an empty PTY
+// either.
+func readWhenReady(rc syscall.RawConn, buf []byte) (n int, err error) {
+	first := true
+	rerr := rc.Read(func(fd uintptr) bool {
+		if first {
+			first = false
+			if k, err := unix.IoctlGetInt(int(fd), ioctlReadable); err == nil && k == 0 {
+				return false // wait until it is readable
+			}
+		}
+		for {
+			n, err = unix.Read(int(fd), buf)
+			if err != unix.EINTR {
+				return err != unix.EAGAIN
+			}
+		}
+	})
+	switch {
+	case rerr != nil:
+		return 0, rerr
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // relayInput copies the user's keystrokes (and the terminal's replies) to

@@ -167,15 +167,25 @@ func TestDaemonRestartResumes(t *testing.T) {
 	r := w.recorder("s3", 0)
 	r.Start(context.Background())
 	want, parts := chunks(3000)
-	for i, p := range parts {
-		r.Output([]byte(p), time.Now())
-		if i == 1000 {
-			d.srv.Stop() // like SIGKILL: streams cut, nothing graceful
-		}
-		if i == 2000 {
-			d = startDaemon(t, w.socket, w.storeDir, real)
+	output := func(parts []string) {
+		for _, p := range parts {
+			r.Output([]byte(p), time.Now())
 		}
 	}
+	// Each step waits for the recorder: a loop of Output calls is over in
+	// microseconds, before it has even connected.
+	acked := func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.everConn && r.acked == r.seq
+	}
+	output(parts[:1000])
+	waitUntil(t, "the first part acknowledged", acked)
+	d.srv.Stop() // like SIGKILL: streams cut, nothing graceful
+	output(parts[1000:2000])
+	d = startDaemon(t, w.socket, w.storeDir, real)
+	output(parts[2000:])
+	waitUntil(t, "the rest acknowledged after the restart", acked)
 	r.End(&aitrackv1.End{ExitCode: 0}, time.Now())
 	out := r.Close(15 * time.Second)
 	if !out.Delivered {

@@ -16,7 +16,7 @@ import (
 
 // TestStoreCap: past the store's cap, delivered sessions go first, however
 // young; when ended, undelivered sessions alone fill it (MLflow is away),
-// the daemon stops taking output and the wrapper keeps it (then spools it),
+// the daemon stops taking output and tells the wrapper, which spools it,
 // and once there is room the session is stored whole: held back, never
 // dropped.
 func TestStoreCap(t *testing.T) {
@@ -59,7 +59,9 @@ func TestStoreCap(t *testing.T) {
 		r.Output(line, time.Now())
 	}
 	r.End(&aitrackv1.End{}, time.Now())
+	closing := time.Now()
 	out := r.Close(2 * time.Second)
+	t.Logf("the wrapper's Close took %v", time.Since(closing))
 	if out.Delivered || out.SpoolPath == "" {
 		t.Fatalf("a full store took the whole session, or nothing was spooled: %+v", out)
 	}

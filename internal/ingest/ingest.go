@@ -100,9 +100,10 @@ func New(store *Store, obs Observer, log *zap.Logger, limits Limits) *Ingester {
 	return &Ingester{store: store, obs: obs, log: log, limits: limits, sessions: make(map[string]*entry)}
 }
 
-// Hold stops (on) or resumes storing what streams send: while held, their
-// batches wait unacknowledged, so wrappers keep the data, then spool it.
-// The daemon holds when its store is full.
+// Hold stops (on) or resumes storing what streams send: while held, a
+// stream's next batch waits unacknowledged and its wrapper is told
+// (Ack.held), so that it spools the session instead of waiting. The daemon
+// holds when its store is full.
 func (in *Ingester) Hold(on bool) { in.held.Store(on) }
 
 // Held reports whether the Ingester is held.
@@ -261,9 +262,18 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 			in.detach(e, err)
 			return err
 		}
-		if err := in.waitRoom(stream.Context()); err != nil {
-			in.detach(e, err)
-			return err
+		if in.Held() {
+			// The wrapper would wait for an acknowledgement that comes
+			// only once there is room; told, it spools instead.
+			seq, off := e.ss.Committed()
+			if err := stream.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Ack{Ack: &aitrackv1.Ack{CommittedSeq: seq, CommittedOffset: off, Held: true}}}); err != nil {
+				in.detach(e, err)
+				return err
+			}
+			if err := in.waitRoom(stream.Context()); err != nil {
+				in.detach(e, err)
+				return err
+			}
 		}
 		if err := pace.wait(stream.Context(), batch); err != nil {
 			in.detach(e, err)

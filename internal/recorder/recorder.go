@@ -59,6 +59,9 @@ type Recorder struct {
 	started  bool
 	ended    bool
 	broken   bool // the current stream failed
+	// held: the daemon's store is full, so the session goes to the spool
+	// rather than wait in memory for acknowledgements that will not come.
+	held     bool
 	spill    *spool.Writer
 	spillErr error
 	acked    uint64 // the daemon's committed seq
@@ -471,6 +474,9 @@ func (r *Recorder) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errSpilled) {
+			continue // the spool takes the session from now on
+		}
 		// Jittered exponential backoff, capped: a daemon restart should be
 		// noticed within a couple of seconds.
 		d := backoff/2 + rand.N(backoff)
@@ -490,7 +496,7 @@ func (r *Recorder) run(ctx context.Context) {
 func (r *Recorder) spilling(ctx context.Context) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.spill == nil && r.memBytes <= r.cfg.MemLimit {
+	if r.spill == nil && !r.held && r.memBytes <= r.cfg.MemLimit {
 		return false
 	}
 	for {
@@ -595,6 +601,10 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 			}
 			if ack := resp.GetAck(); ack != nil {
 				r.mu.Lock()
+				if ack.GetHeld() && !r.held {
+					r.held = true
+					cancel() // wakes a sender stuck in Send on a full window
+				}
 				r.ackLocked(ack.GetCommittedSeq())
 				r.mu.Unlock()
 			}
@@ -603,11 +613,11 @@ func (r *Recorder) stream(ctx context.Context, client aitrackv1.RecorderClient) 
 
 	for {
 		r.mu.Lock()
-		for !r.broken && r.next == len(r.pending) && !(r.ended && len(r.pending) == 0) && r.memBytes <= r.cfg.MemLimit {
+		for !r.broken && !r.held && r.next == len(r.pending) && !(r.ended && len(r.pending) == 0) && r.memBytes <= r.cfg.MemLimit {
 			r.cond.Wait()
 		}
 		switch {
-		case r.memBytes > r.cfg.MemLimit:
+		case r.held || r.memBytes > r.cfg.MemLimit:
 			r.mu.Unlock()
 			return errSpilled
 		case r.broken:

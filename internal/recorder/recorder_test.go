@@ -513,23 +513,60 @@ func TestSpooledBeforeClose(t *testing.T) {
 	}
 	path := spool.Path(w.spoolDir, "live")
 	want := 100 * len(line)
-	waitUntil(t, "the spooled output in the file", func() bool {
-		f, err := os.Open(path)
-		if err != nil {
-			return false
-		}
-		defer f.Close()
-		n := 0
-		spool.Read(f, 0, func(m *aitrackv1.RecordRequest) error {
-			for _, rec := range m.GetBatch().GetRecords() {
-				n += len(rec.GetOutput().GetData())
-			}
-			return nil
-		})
-		return n == want
-	})
+	waitUntil(t, "the spooled output in the file", func() bool { return spooledOutput(path) == want })
 	r.End(&aitrackv1.End{}, time.Now())
 	r.Close(time.Second)
+}
+
+// TestHeldDaemonSpools: a daemon whose store is full says so instead of
+// acknowledging, and the wrapper spools the session at once: while it
+// runs, its output is in the file (not in memory, which a SIGKILL loses),
+// and at the end Close does not wait for acknowledgements that cannot
+// come.
+func TestHeldDaemonSpools(t *testing.T) {
+	w := newWorld(t)
+	startDaemon(t, w.socket, w.storeDir, func(in *ingest.Ingester) aitrackv1.RecorderServer {
+		in.Hold(true)
+		return ingestServer{in: in}
+	})
+	r := w.recorder("held", 0) // the default memory limit: far above this output
+	r.Start(context.Background())
+	want, parts := chunks(200)
+	for _, p := range parts {
+		r.Output([]byte(p), time.Now())
+	}
+	path := spool.Path(w.spoolDir, "held")
+	waitUntil(t, "the output spooled while the session runs", func() bool { return spooledOutput(path) == len(want) })
+	r.End(&aitrackv1.End{ExitCode: 3}, time.Now())
+	start := time.Now()
+	out := r.Close(time.Minute)
+	t.Logf("Close took %v", time.Since(start))
+	if out.Delivered || !out.Connected || out.SpoolPath != path {
+		t.Fatalf("outcome %+v, want spooled to %s after connecting", out, path)
+	}
+	store, _ := ingest.NewStore(filepath.Join(w.dir, "other"))
+	ingestSpool(t, store, out.SpoolPath)
+	if got, ended := stored(t, store, "held"); got != want || !ended {
+		t.Fatalf("from the spool: %d bytes (ended %v), want %d", len(got), ended, len(want))
+	}
+}
+
+// spooledOutput counts the output bytes in the whole frames of a spool
+// file (0 when there is none yet).
+func spooledOutput(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	spool.Read(f, 0, func(m *aitrackv1.RecordRequest) error {
+		for _, rec := range m.GetBatch().GetRecords() {
+			n += len(rec.GetOutput().GetData())
+		}
+		return nil
+	})
+	return n
 }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {

@@ -1064,8 +1064,11 @@ type Ack struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	CommittedSeq    uint64                 `protobuf:"varint,1,opt,name=committed_seq,json=committedSeq,proto3" json:"committed_seq,omitempty"`
 	CommittedOffset uint64                 `protobuf:"varint,2,opt,name=committed_offset,json=committedOffset,proto3" json:"committed_offset,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The daemon's store is full: it takes no more of this stream until there
+	// is room, so the wrapper spools the session instead of waiting.
+	Held          bool `protobuf:"varint,3,opt,name=held,proto3" json:"held,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Ack) Reset() {
@@ -1110,6 +1113,13 @@ func (x *Ack) GetCommittedOffset() uint64 {
 		return x.CommittedOffset
 	}
 	return 0
+}
+
+func (x *Ack) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
 }
 
 type StatusRequest struct {
@@ -2183,10 +2193,11 @@ const file_aitrack_v1_recorder_proto_rawDesc = "" +
 	"\x03msg\"X\n" +
 	"\x06Opened\x12#\n" +
 	"\rcommitted_seq\x18\x01 \x01(\x04R\fcommittedSeq\x12)\n" +
-	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\"U\n" +
+	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\"i\n" +
 	"\x03Ack\x12#\n" +
 	"\rcommitted_seq\x18\x01 \x01(\x04R\fcommittedSeq\x12)\n" +
-	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\"\x0f\n" +
+	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\x12\x12\n" +
+	"\x04held\x18\x03 \x01(\bR\x04held\"\x0f\n" +
 	"\rStatusRequest\"\x8e\x06\n" +
 	"\x0eStatusResponse\x12%\n" +
 	"\x0edaemon_version\x18\x01 \x01(\tR\rdaemonVersion\x12\x10\n" +

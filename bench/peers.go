@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aitrack/aitrack/internal/mlflowtest"
+	"github.com/aitrack/aitrack/internal/paths"
 )
 
 // Candidate keys: stable names in BENCHMARKS.json.
@@ -125,10 +126,17 @@ func (h *harness) buildPeers() []peer {
 	noDaemon := append(h.env[:len(h.env):len(h.env)],
 		"AITRACK_SOCKET="+filepath.Join(noDaemonDir, "absent.sock"),
 		"AITRACK_STATE_DIR="+filepath.Join(noDaemonDir, "state"))
+	// With no daemon to take them, the spool files are removed after each
+	// run, as script's typescripts are: no run writes beside the last
+	// one's hundreds of megabytes.
+	wrapNoDaemon := func(child []string) ([]string, func()) {
+		argv, _ := wrap(child)
+		return argv, func() { os.RemoveAll(paths.SpoolDir(filepath.Join(noDaemonDir, "state"))) }
+	}
 	return append(peers,
 		peer{Key: keyWrap, Label: "aitrack-wrap, daemon connected", env: connected, command: wrap, daemon: h.main},
 		peer{Key: keyWrapStalled, Label: "aitrack-wrap, daemon stalled (SIGSTOP)", env: connected, command: wrap, daemon: h.main, stalled: true},
-		peer{Key: keyWrapNoDaemon, Label: "aitrack-wrap, no daemon", env: noDaemon, command: wrap},
+		peer{Key: keyWrapNoDaemon, Label: "aitrack-wrap, no daemon", env: noDaemon, command: wrapNoDaemon},
 	)
 }
 

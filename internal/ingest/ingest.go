@@ -238,6 +238,10 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 	}
 	defer in.release(e)
 	pace := newPacer(in.limits.MaxBytesPerSecond, in.limits.MaxBatchesPerSecond)
+	sendAck := func(held bool) error {
+		seq, off := e.ss.Committed()
+		return stream.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Ack{Ack: &aitrackv1.Ack{CommittedSeq: seq, CommittedOffset: off, Held: held}}})
+	}
 	e.mu.Lock()
 	seq, off := e.ss.Committed()
 	in.obs.Attached(e.ss)
@@ -265,8 +269,7 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 		if in.Held() {
 			// The wrapper would wait for an acknowledgement that comes
 			// only once there is room; told, it spools instead.
-			seq, off := e.ss.Committed()
-			if err := stream.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Ack{Ack: &aitrackv1.Ack{CommittedSeq: seq, CommittedOffset: off, Held: true}}}); err != nil {
+			if err := sendAck(true); err != nil {
 				in.detach(e, err)
 				return err
 			}
@@ -281,8 +284,7 @@ func (in *Ingester) Serve(stream aitrackv1.Recorder_RecordServer) error {
 		}
 		var sendErr error
 		ack := func() error {
-			seq, off := e.ss.Committed()
-			sendErr = stream.Send(&aitrackv1.RecordResponse{Msg: &aitrackv1.RecordResponse_Ack{Ack: &aitrackv1.Ack{CommittedSeq: seq, CommittedOffset: off}}})
+			sendErr = sendAck(false)
 			return sendErr
 		}
 		if err := in.append(e, batch.GetRecords(), ack); sendErr != nil {
